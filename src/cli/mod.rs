@@ -1,0 +1,20 @@
+//! The `dbl` subcommands: each is a small function over the library layers.
+
+mod status;
+
+pub use status::{status, StatusArgs};
+
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::log::{load_file, LoadedLog};
+use crate::state::BuildState;
+
+/// Loads a whole log file into a fresh [`BuildState`].
+pub fn load_state(path: &Path) -> anyhow::Result<(BuildState, LoadedLog)> {
+    let mut state = BuildState::new();
+    let loaded = load_file(path, &mut |record| state.apply(&record.event, record.offset))
+        .with_context(|| format!("cannot read event log {}", path.display()))?;
+    Ok((state, loaded))
+}

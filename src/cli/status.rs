@@ -1,0 +1,58 @@
+//! `dbl status`: load a log and say what was found.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::load_state;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The build event log (binary BEL or JSON lines).
+    #[arg(long)]
+    pub log: PathBuf,
+    /// `text` for people, `json` for tools.
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+}
+
+pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let (state, loaded) = load_state(&args.log)?;
+    let elapsed = started.elapsed();
+    let report = json!({
+        "logPath": args.log.display().to_string(),
+        "format": loaded.format.map(|f| f.name()),
+        "eventsApplied": state.events_applied(),
+        "bytesConsumed": loaded.consumed_bytes,
+        "pendingBytes": loaded.pending_bytes,
+        "lastEventId": state.last_event().map(|e| e.event_id),
+        "lastError": loaded.error.as_ref().map(|e| json!({"message": e.to_string(), "offset": e.offset, "line": e.line})),
+        "diagnosticCount": state.diagnostic_count(),
+        "counts": {
+            "wants": state.want_count(), "jobRuns": state.job_run_count(),
+            "partitions": state.partition_count(), "refs": state.ref_count(), "taints": state.taint_count(),
+        },
+        "digest": state.digest(),
+    });
+    if args.format == "json" {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("log        {} ({})", args.log.display(), loaded.format.map_or("unknown yet", |f| f.name()));
+        println!("events     {} applied, {} bytes consumed, {} bytes pending", state.events_applied(), loaded.consumed_bytes, loaded.pending_bytes);
+        println!("entities   {} wants, {} job runs, {} partition instances of {} refs, {} taints",
+            state.want_count(), state.job_run_count(), state.partition_count(), state.ref_count(), state.taint_count());
+        println!("digest     {}", state.digest());
+        println!("diagnostics {}", state.diagnostic_count());
+        for d in state.diagnostics().iter().take(5) {
+            println!("  event {} at byte {}: {}", d.event_id, d.offset, d.message);
+        }
+        match &loaded.error {
+            Some(error) => println!("last error {error}"),
+            None => println!("last error none"),
+        }
+        let secs = elapsed.as_secs_f64();
+        eprintln!("loaded in {:.3}s ({:.0} events/s)", secs, state.events_applied() as f64 / secs.max(1e-9));
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! `dbl`: live lineage for databuild, answered from its build event log (BEL).
+//!
+//! Layers, each depending only on the ones above it in this list:
+//! - [`proto`]: the BEL's event model, generated from `proto/databuild.proto`;
+//! - [`log`]: bytes ⇄ events (incremental decoding, format sniffing, encoding);
+//! - [`state`]: events → [`state::BuildState`] (no I/O, no JSON-RPC);
+//! - [`sim`]: synthetic but realistic BELs for tests and benchmarks;
+//! - [`cli`]: the `dbl` subcommands, small functions over the layers above.
+//!
+//! See `docs/ARCHITECTURE.md` for the map and its invariants.
+
+pub mod cli;
+pub mod log;
+pub mod proto;
+pub mod sim;
+pub mod state;

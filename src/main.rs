@@ -1,0 +1,33 @@
+//! `dbl`: live lineage for databuild. Each subcommand is a small function in `dbl::cli`.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "dbl", version, about = "Live lineage for databuild, from its build event log")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load a log and print events applied, bytes consumed, format, last error and state digest.
+    Status(dbl::cli::StatusArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DBL_LOG").unwrap_or_else(|_| "info".into()))
+        .init();
+    let result = match Cli::parse().command {
+        Command::Status(args) => dbl::cli::status(&args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dbl: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! A deterministic fingerprint of a whole [`BuildState`]: equal digests mean equal answers.
+//!
+//! It walks every entity in creation order (a property of the log, not of any hash map) and feeds a
+//! length-prefixed encoding of each field to BLAKE3. Diagnostics are left out: they carry byte
+//! offsets, which differ between the binary and JSON forms of one log.
+
+use super::*;
+
+impl BuildState {
+    /// Hex BLAKE3 of the canonical encoding of the state.
+    pub fn digest(&self) -> String {
+        let mut h = Feed(blake3::Hasher::new());
+        h.u64(self.events_applied);
+        h.stamp(self.last_event);
+        h.u64(self.ref_entries.len() as u64);
+        for r in self.ref_ids() {
+            h.str(self.ref_name(r));
+            let entry = self.ref_entry(r);
+            h.ids(entry.instances.iter().map(|p| p.0));
+            h.ids(entry.wants.iter().map(|w| w.0));
+        }
+        h.u64(self.job_runs.len() as u64);
+        for ix in self.job_run_ixs() {
+            let run = self.job_run(ix);
+            h.str(self.job_run_id(ix));
+            h.str(self.label_name(run.label));
+            h.u64(run.status as u64);
+            h.u64(run.history.len() as u64);
+            for change in &run.history {
+                h.u64(change.status as u64);
+                h.stamp(Some(change.at));
+            }
+            h.ids(run.outputs.iter().map(|p| p.0));
+            h.u64(run.wants.len() as u64);
+            for attribution in run.wants.iter() {
+                h.u64(attribution.want.0.into());
+                h.ids(attribution.refs.iter().map(|r| r.0));
+            }
+            h.stamp(run.last_heartbeat);
+            h.deps(&run.read_deps);
+            h.u64(run.read_partitions.len() as u64);
+            for &(r, p) in run.read_partitions.iter() {
+                h.u64(r.0.into());
+                h.u64(p.0.into());
+            }
+            h.deps(&run.missing_deps);
+            h.ids(run.derivative_wants.iter().map(|w| w.0));
+            h.opt_str(run.failure_reason.as_deref());
+            h.cancellation(run.cancellation.as_ref());
+        }
+        h.u64(self.wants.len() as u64);
+        for ix in self.want_ixs() {
+            let want = self.want(ix);
+            h.str(self.want_id(ix));
+            h.stamp(want.created);
+            h.ids(want.refs.iter().map(|r| r.0));
+            h.u64(want.data_timestamp);
+            h.u64(want.ttl_seconds);
+            h.u64(want.sla_seconds);
+            h.source(&want.source);
+            h.opt_str(want.comment.as_deref());
+            h.cancellation(want.cancellation.as_ref());
+            h.u64(want.status as u64);
+            h.ids(want.triggered_by.iter().map(|r| r.0));
+            h.ids(want.parents.iter().map(|w| w.0));
+            h.ids(want.children.iter().map(|w| w.0));
+            h.ids(want.job_runs.iter().map(|r| r.0));
+            h.u64(want.retry_chains.len() as u64);
+            for chain in &want.retry_chains {
+                h.u64(chain.label.0.into());
+                h.ids(chain.refs.iter().map(|r| r.0));
+                h.ids(chain.runs.iter().map(|r| r.0));
+            }
+        }
+        h.u64(self.partitions.len() as u64);
+        for ix in self.partition_ixs() {
+            let p = self.partition(ix);
+            h.0.update(p.uuid.as_bytes());
+            h.u64(p.partition_ref.0.into());
+            h.u64(p.state as u64);
+            h.ids(p.built_by.iter().map(|r| r.0));
+            h.stamp(Some(p.created));
+            h.stamp(Some(p.state_since));
+            h.ids(p.taints.iter().map(|t| t.0));
+            h.u64(p.consumers.len() as u64);
+            for c in &p.consumers {
+                h.u64(c.output.0.into());
+                h.u64(c.job_run.0.into());
+            }
+        }
+        h.u64(self.taints.len() as u64);
+        for ix in (0..self.taints.len() as u32).map(TaintIx) {
+            let taint = self.taint(ix);
+            h.str(self.taint_id(ix));
+            h.stamp(Some(taint.created));
+            h.ids(taint.refs.iter().map(|r| r.0));
+            h.ids(taint.instances.iter().map(|p| p.0));
+            h.source(&taint.source);
+            h.opt_str(taint.comment.as_deref());
+            h.cancellation(taint.cancellation.as_ref());
+        }
+        h.0.finalize().to_hex().to_string()
+    }
+}
+
+struct Feed(blake3::Hasher);
+
+impl Feed {
+    fn u64(&mut self, value: u64) {
+        self.0.update(&value.to_le_bytes());
+    }
+
+    fn str(&mut self, value: &str) {
+        self.u64(value.len() as u64);
+        self.0.update(value.as_bytes());
+    }
+
+    fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            None => self.u64(0),
+            Some(value) => {
+                self.u64(1);
+                self.str(value);
+            }
+        }
+    }
+
+    fn ids(&mut self, ids: impl ExactSizeIterator<Item = u32>) {
+        self.u64(ids.len() as u64);
+        for id in ids {
+            self.0.update(&id.to_le_bytes());
+        }
+    }
+
+    fn stamp(&mut self, stamp: Option<Stamp>) {
+        match stamp {
+            None => self.u64(0),
+            Some(stamp) => {
+                self.u64(1);
+                self.u64(stamp.timestamp);
+                self.u64(stamp.event_id);
+            }
+        }
+    }
+
+    fn deps(&mut self, deps: &[Deps]) {
+        self.u64(deps.len() as u64);
+        for d in deps {
+            self.ids(d.impacted.iter().map(|r| r.0));
+            self.ids(d.inputs.iter().map(|r| r.0));
+        }
+    }
+
+    fn source(&mut self, source: &Source) {
+        match source {
+            Source::Unspecified => self.u64(0),
+            Source::Manual { user } => {
+                self.u64(1);
+                self.str(user);
+            }
+            Source::JobTriggered { job_run_id } => {
+                self.u64(2);
+                self.str(job_run_id);
+            }
+        }
+    }
+
+    fn cancellation(&mut self, cancellation: Option<&Cancellation>) {
+        match cancellation {
+            None => self.u64(0),
+            Some(c) => {
+                self.u64(1);
+                self.stamp(Some(c.at));
+                self.source(&c.source);
+                self.opt_str(c.comment.as_deref());
+            }
+        }
+    }
+}

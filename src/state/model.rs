@@ -1,0 +1,263 @@
+//! The entities of a [`BuildState`](super::BuildState). They refer to each other by dense index
+//! (`*Ix`, `RefId`), never by pointer, so the state is one flat, cheaply snapshotted structure.
+
+use uuid::Uuid;
+
+macro_rules! index_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+index_type!(/// An interned partition ref.
+    RefId);
+index_type!(/// An interned job label.
+    LabelId);
+index_type!(/// A job run, in buffer order.
+    JobRunIx);
+index_type!(/// A want (created, or only mentioned so far), in first-seen order.
+    WantIx);
+index_type!(/// A partition instance, in creation order. One-to-one with its UUID.
+    PartitionIx);
+index_type!(/// A taint, in creation order.
+    TaintIx);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum JobRunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    DepMiss,
+    Canceled,
+}
+
+impl JobRunStatus {
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, JobRunStatus::Queued | JobRunStatus::Running)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JobRunStatus::Queued => "Queued",
+            JobRunStatus::Running => "Running",
+            JobRunStatus::Succeeded => "Succeeded",
+            JobRunStatus::Failed => "Failed",
+            JobRunStatus::DepMiss => "DepMiss",
+            JobRunStatus::Canceled => "Canceled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PartitionState {
+    Building,
+    Live,
+    Failed,
+    DepMiss,
+    Canceled,
+    Tainted,
+    External,
+}
+
+impl PartitionState {
+    /// Whether the instance's data exists, so a reader can resolve to it.
+    pub fn has_data(self) -> bool {
+        matches!(self, PartitionState::Live | PartitionState::Tainted)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PartitionState::Building => "Building",
+            PartitionState::Live => "Live",
+            PartitionState::Failed => "Failed",
+            PartitionState::DepMiss => "DepMiss",
+            PartitionState::Canceled => "Canceled",
+            PartitionState::Tainted => "Tainted",
+            PartitionState::External => "External",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WantStatus {
+    New,
+    Building,
+    UpstreamBuilding,
+    Successful,
+    Failed,
+    UpstreamFailed,
+    Canceled,
+}
+
+impl WantStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            WantStatus::New => "New",
+            WantStatus::Building => "Building",
+            WantStatus::UpstreamBuilding => "UpstreamBuilding",
+            WantStatus::Successful => "Successful",
+            WantStatus::Failed => "Failed",
+            WantStatus::UpstreamFailed => "UpstreamFailed",
+            WantStatus::Canceled => "Canceled",
+        }
+    }
+}
+
+/// Who caused a want, cancel or taint.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Source {
+    Unspecified,
+    Manual { user: Box<str> },
+    JobTriggered { job_run_id: Box<str> },
+}
+
+/// When something happened, in the log's own terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    /// Milliseconds since the epoch, from the event envelope.
+    pub timestamp: u64,
+    pub event_id: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StatusChange {
+    pub status: JobRunStatus,
+    pub at: Stamp,
+}
+
+/// `ReadDeps` or `MissingDeps` with interned refs: `impacted` outputs ← `inputs`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Deps {
+    pub impacted: Box<[RefId]>,
+    pub inputs: Box<[RefId]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WantAttribution {
+    pub want: WantIx,
+    pub refs: Box<[RefId]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cancellation {
+    pub at: Stamp,
+    pub source: Source,
+    pub comment: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JobRun {
+    pub label: LabelId,
+    pub status: JobRunStatus,
+    pub history: Vec<StatusChange>,
+    /// The instances this run builds, one per `building_partitions` ref, in event order.
+    /// These are also its `wrote_partition_uuids`.
+    pub outputs: Box<[PartitionIx]>,
+    /// The wants it was scheduled for, with the refs attributed to each.
+    pub wants: Box<[WantAttribution]>,
+    pub last_heartbeat: Option<Stamp>,
+    /// From the success or dep-miss event.
+    pub read_deps: Box<[Deps]>,
+    /// Each read ref resolved at success time (`read_partition_uuids`), in first-read order. Never changes.
+    pub read_partitions: Box<[(RefId, PartitionIx)]>,
+    pub missing_deps: Box<[Deps]>,
+    /// Wants created with `source = job_triggered{this run}`.
+    pub derivative_wants: Vec<WantIx>,
+    pub failure_reason: Option<Box<str>>,
+    pub cancellation: Option<Cancellation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PartitionInstance {
+    pub uuid: Uuid,
+    pub partition_ref: RefId,
+    pub state: PartitionState,
+    /// `None` for an External instance.
+    pub built_by: Option<JobRunIx>,
+    pub created: Stamp,
+    /// When `state` last changed.
+    pub state_since: Stamp,
+    /// Active taints on this instance.
+    pub taints: Vec<TaintIx>,
+    /// The consumer index entry for this instance: who read it to build what.
+    pub consumers: Vec<Consumer>,
+}
+
+/// One edge of the consumer index: `job_run` read the instance and built `output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Consumer {
+    pub output: PartitionIx,
+    pub job_run: JobRunIx,
+}
+
+/// Runs of one job label building the same refs for one want: retries of each other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RetryChain {
+    pub label: LabelId,
+    /// Sorted by ref id.
+    pub refs: Box<[RefId]>,
+    pub runs: Vec<JobRunIx>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Want {
+    /// `None` while the want is only mentioned (by a job run's attribution) and not yet created.
+    pub created: Option<Stamp>,
+    pub refs: Box<[RefId]>,
+    pub data_timestamp: u64,
+    pub ttl_seconds: u64,
+    pub sla_seconds: u64,
+    pub source: Source,
+    pub comment: Option<Box<str>>,
+    pub cancellation: Option<Cancellation>,
+    /// Derived from the rest of the state; kept current as events land.
+    pub status: WantStatus,
+    /// The dep-missed run whose `job_triggered` source created this want, if it is in the log.
+    pub triggered_by: Option<JobRunIx>,
+    /// Wants the triggering run serviced.
+    pub parents: Vec<WantIx>,
+    /// Derivative wants spawned by dep misses of runs servicing this want.
+    pub children: Vec<WantIx>,
+    /// Every run scheduled for this want, in buffer order.
+    pub job_runs: Vec<JobRunIx>,
+    pub retry_chains: Vec<RetryChain>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Taint {
+    pub created: Stamp,
+    pub refs: Box<[RefId]>,
+    /// The instances it marked, resolved when it was created.
+    pub instances: Box<[PartitionIx]>,
+    pub source: Source,
+    pub comment: Option<Box<str>>,
+    pub cancellation: Option<Cancellation>,
+}
+
+/// What the state knows about one ref.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct RefEntry {
+    /// Every instance of the ref in creation order (an External one first, if any). The last is current.
+    pub instances: Vec<PartitionIx>,
+    /// Wants that asked for this ref.
+    pub wants: Vec<WantIx>,
+}
+
+/// Something in the log that contradicts the state. The event is applied as far as it makes sense
+/// (documented per case in `docs/STATE.md`) and this records why the rest was not.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Diagnostic {
+    pub event_id: u64,
+    /// Byte offset of the record in the log.
+    pub offset: u64,
+    pub message: String,
+}
