@@ -39,9 +39,20 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("log        {} ({})", args.log.display(), loaded.format.map_or("unknown yet", |f| f.name()));
-        println!("events     {} applied, {} bytes consumed, {} bytes pending", state.events_applied(), loaded.consumed_bytes, loaded.pending_bytes);
-        println!("entities   {} wants, {} job runs, {} partition instances of {} refs, {} taints",
-            state.want_count(), state.job_run_count(), state.partition_count(), state.ref_count(), state.taint_count());
+        println!(
+            "events     {} applied, {} bytes consumed, {} bytes pending",
+            state.events_applied(),
+            loaded.consumed_bytes,
+            loaded.pending_bytes
+        );
+        println!(
+            "entities   {} wants, {} job runs, {} partition instances of {} refs, {} taints",
+            state.want_count(),
+            state.job_run_count(),
+            state.partition_count(),
+            state.ref_count(),
+            state.taint_count()
+        );
         println!("digest     {}", state.digest());
         println!("diagnostics {}", state.diagnostic_count());
         for d in state.diagnostics().iter().take(5) {

@@ -157,7 +157,8 @@ impl Decoder {
             let rest = &bytes[at..];
             let Some(newline) = memchr(b'\n', rest) else {
                 if rest.len() > self.max_record_bytes {
-                    let kind = DecodeErrorKind::RecordTooLarge { length: rest.len() as u64, max: self.max_record_bytes };
+                    let kind =
+                        DecodeErrorKind::RecordTooLarge { length: rest.len() as u64, max: self.max_record_bytes };
                     return Err(self.error_at(self.line, kind));
                 }
                 // An unterminated last line is a write in progress.
@@ -369,7 +370,10 @@ mod tests {
         let (_, error) = decode_all(&mut decoder, &[&[0xff, 0xff, 0x7f]]);
         let error = error.expect("an error");
         assert_eq!(error.kind, DecodeErrorKind::RecordTooLarge { length: 2_097_151, max: 100 });
-        assert_eq!(error.to_string(), "record declares 2097151 bytes, more than the maximum of 100 (record at byte offset 0)");
+        assert_eq!(
+            error.to_string(),
+            "record declares 2097151 bytes, more than the maximum of 100 (record at byte offset 0)"
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@ impl BuildState {
         let cx = Cx { at, offset };
         if let Some(last) = self.last_event {
             if at.event_id <= last.event_id {
-                let message = format!("event id {} does not increase (previous was {}); applied in log order", at.event_id, last.event_id);
+                let message = format!(
+                    "event id {} does not increase (previous was {}); applied in log order",
+                    at.event_id, last.event_id
+                );
                 self.diagnose(&cx, message);
             }
         }
@@ -30,7 +33,10 @@ impl BuildState {
             Some(Event::WantCancelV1(e)) => self.want_cancel(&cx, e),
             Some(Event::TaintCreateV1(e)) => self.taint_create(&cx, e),
             Some(Event::TaintCancelV1(e)) => self.taint_cancel(&cx, e),
-            None => self.diagnose(&cx, "event has no event type dbl knows (written by a newer databuild?); nothing applied".into()),
+            None => self.diagnose(
+                &cx,
+                "event has no event type dbl knows (written by a newer databuild?); nothing applied".into(),
+            ),
         }
     }
 
@@ -52,7 +58,13 @@ impl BuildState {
             let ref_id = self.intern_ref(&partition.r#ref);
             let uuid = built_partition_uuid(&e.job_run_id, &partition.r#ref);
             if self.partition_by_uuid.contains_key(&uuid) {
-                self.diagnose(cx, format!("job run {} lists {} twice in building_partitions; built once", e.job_run_id, partition.r#ref));
+                self.diagnose(
+                    cx,
+                    format!(
+                        "job run {} lists {} twice in building_partitions; built once",
+                        e.job_run_id, partition.r#ref
+                    ),
+                );
                 continue;
             }
             outputs.push(self.new_instance(uuid, ref_id, PartitionState::Building, Some(ix), cx.at));
@@ -62,7 +74,13 @@ impl BuildState {
         for attributed in &e.want_attributed_partitions {
             let want = self.intern_want(&attributed.want_id);
             if !self.want_exists(want) {
-                self.diagnose(cx, format!("job run {} is scheduled for want {}, which is not created yet; attributed anyway", e.job_run_id, attributed.want_id));
+                self.diagnose(
+                    cx,
+                    format!(
+                        "job run {} is scheduled for want {}, which is not created yet; attributed anyway",
+                        e.job_run_id, attributed.want_id
+                    ),
+                );
             }
             let refs: Box<[RefId]> = attributed.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
             if !attributions.iter().any(|a: &WantAttribution| a.want == want) {
@@ -89,7 +107,8 @@ impl BuildState {
             self.record(cx, Change::PartitionState { partition: *output, from: None, to: PartitionState::Building });
         }
 
-        let mut chain_refs: Vec<RefId> = self.job_runs[ix.index()].outputs.iter().map(|&p| self.partitions[p.index()].partition_ref).collect();
+        let mut chain_refs: Vec<RefId> =
+            self.job_runs[ix.index()].outputs.iter().map(|&p| self.partitions[p.index()].partition_ref).collect();
         chain_refs.sort_unstable();
         for attribution in &attributions {
             let want = &mut self.wants[attribution.want.index()];
@@ -116,7 +135,8 @@ impl BuildState {
         let Some(ix) = self.known_job_run(cx, job_run_id, "heartbeat") else { return };
         let status = self.job_runs[ix.index()].status;
         if status.is_terminal() {
-            return self.diagnose(cx, format!("heartbeat for job run {job_run_id}, already {}; ignored", status.name()));
+            return self
+                .diagnose(cx, format!("heartbeat for job run {job_run_id}, already {}; ignored", status.name()));
         }
         self.job_runs[ix.index()].last_heartbeat = Some(cx.at);
         if status == JobRunStatus::Queued {
@@ -149,10 +169,14 @@ impl BuildState {
                 for &r in deps.impacted.iter() {
                     match outputs.iter().find(|&&p| self.partitions[p.index()].partition_ref == r) {
                         Some(&p) => impacted.push(p),
-                        None => self.diagnose(cx, format!(
-                            "job run {} read_deps names impacted {} which it did not build; no lineage edge for it",
-                            e.job_run_id, self.ref_name(r)
-                        )),
+                        None => self.diagnose(
+                            cx,
+                            format!(
+                                "job run {} read_deps names impacted {} which it did not build; no lineage edge for it",
+                                e.job_run_id,
+                                self.ref_name(r)
+                            ),
+                        ),
                     }
                 }
                 impacted
@@ -224,7 +248,13 @@ impl BuildState {
                     self.job_runs[run.index()].derivative_wants.push(ix);
                     parents.extend(self.job_runs[run.index()].wants.iter().map(|a| a.want).filter(|&w| w != ix));
                 }
-                None => self.diagnose(cx, format!("want {} is job_triggered by unknown job run {job_run_id}; it has no parent want", e.want_id)),
+                None => self.diagnose(
+                    cx,
+                    format!(
+                        "want {} is job_triggered by unknown job run {job_run_id}; it has no parent want",
+                        e.want_id
+                    ),
+                ),
             }
         }
         for &parent in &parents {
@@ -272,7 +302,10 @@ impl BuildState {
         let mut instances = Vec::with_capacity(e.partitions.len());
         for partition in &e.partitions {
             let Some(r) = self.ref_id(&partition.r#ref) else {
-                self.diagnose(cx, format!("taint {} names unknown ref {}; nothing to mark", e.taint_id, partition.r#ref));
+                self.diagnose(
+                    cx,
+                    format!("taint {} names unknown ref {}; nothing to mark", e.taint_id, partition.r#ref),
+                );
                 continue;
             };
             refs.push(r);
@@ -283,7 +316,13 @@ impl BuildState {
                     self.set_partition_state(cx, p, PartitionState::Tainted);
                 }
                 Some(_) => {}
-                None => self.diagnose(cx, format!("taint {} names {} which has no Live instance; nothing to mark", e.taint_id, partition.r#ref)),
+                None => self.diagnose(
+                    cx,
+                    format!(
+                        "taint {} names {} which has no Live instance; nothing to mark",
+                        e.taint_id, partition.r#ref
+                    ),
+                ),
             }
         }
         self.taints.push(Taint {
@@ -350,7 +389,10 @@ impl BuildState {
         WantIx(ix)
     }
 
-    fn intern_deps<'a>(&mut self, deps: impl Iterator<Item = (&'a Vec<proto::PartitionRef>, &'a Vec<proto::PartitionRef>)>) -> Box<[Deps]> {
+    fn intern_deps<'a>(
+        &mut self,
+        deps: impl Iterator<Item = (&'a Vec<proto::PartitionRef>, &'a Vec<proto::PartitionRef>)>,
+    ) -> Box<[Deps]> {
         deps.map(|(impacted, inputs)| Deps {
             impacted: impacted.iter().map(|p| self.intern_ref(&p.r#ref)).collect(),
             inputs: inputs.iter().map(|p| self.intern_ref(&p.r#ref)).collect(),
@@ -358,7 +400,14 @@ impl BuildState {
         .collect()
     }
 
-    fn new_instance(&mut self, uuid: Uuid, partition_ref: RefId, state: PartitionState, built_by: Option<JobRunIx>, at: Stamp) -> PartitionIx {
+    fn new_instance(
+        &mut self,
+        uuid: Uuid,
+        partition_ref: RefId,
+        state: PartitionState,
+        built_by: Option<JobRunIx>,
+        at: Stamp,
+    ) -> PartitionIx {
         let ix = PartitionIx(u32::try_from(self.partitions.len()).expect("fewer than 2^32 partition instances"));
         self.partitions.push(PartitionInstance {
             uuid,
@@ -395,7 +444,12 @@ impl BuildState {
     }
 
     fn newest_with_data(&self, r: RefId) -> Option<PartitionIx> {
-        self.ref_entries[r.index()].instances.iter().rev().copied().find(|p| self.partitions[p.index()].state.has_data())
+        self.ref_entries[r.index()]
+            .instances
+            .iter()
+            .rev()
+            .copied()
+            .find(|p| self.partitions[p.index()].state.has_data())
     }
 
     fn known_job_run(&mut self, cx: &Cx, id: &str, what: &str) -> Option<JobRunIx> {
@@ -471,7 +525,9 @@ fn source(source: Option<&proto::EventSource>) -> Source {
     match source.and_then(|s| s.source.as_ref()) {
         None => Source::Unspecified,
         Some(event_source::Source::ManuallyTriggered(m)) => Source::Manual { user: m.user.as_str().into() },
-        Some(event_source::Source::JobTriggered(j)) => Source::JobTriggered { job_run_id: j.job_run_id.as_str().into() },
+        Some(event_source::Source::JobTriggered(j)) => {
+            Source::JobTriggered { job_run_id: j.job_run_id.as_str().into() }
+        }
     }
 }
 

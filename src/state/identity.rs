@@ -36,9 +36,6 @@ mod tests {
 
     #[test]
     fn external_uuid_uses_an_empty_job_run_id() {
-        assert_eq!(
-            external_partition_uuid("data/alpha"),
-            Uuid::new_v5(&PARTITION_NAMESPACE, b"\ndata/alpha")
-        );
+        assert_eq!(external_partition_uuid("data/alpha"), Uuid::new_v5(&PARTITION_NAMESPACE, b"\ndata/alpha"));
     }
 }

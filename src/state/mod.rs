@@ -6,8 +6,8 @@
 
 mod apply;
 mod digest;
-mod intern;
 mod identity;
+mod intern;
 mod model;
 mod want_status;
 
@@ -25,13 +25,33 @@ pub const MAX_STORED_DIAGNOSTICS: usize = 10_000;
 /// [`BuildState::set_recording`] is on, so bulk loading pays nothing for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    JobRunStatus { job_run: JobRunIx, from: Option<JobRunStatus>, to: JobRunStatus },
-    PartitionState { partition: PartitionIx, from: Option<PartitionState>, to: PartitionState },
-    WantStatus { want: WantIx, from: Option<WantStatus>, to: WantStatus },
+    JobRunStatus {
+        job_run: JobRunIx,
+        from: Option<JobRunStatus>,
+        to: JobRunStatus,
+    },
+    PartitionState {
+        partition: PartitionIx,
+        from: Option<PartitionState>,
+        to: PartitionState,
+    },
+    WantStatus {
+        want: WantIx,
+        from: Option<WantStatus>,
+        to: WantStatus,
+    },
     /// A new consumer-index edge: `job_run` read `input` and built `output`.
-    ConsumerEdge { input: PartitionIx, output: PartitionIx, job_run: JobRunIx },
+    ConsumerEdge {
+        input: PartitionIx,
+        output: PartitionIx,
+        job_run: JobRunIx,
+    },
     /// A new derivative want `child` of `parent`, spawned by `job_run`'s dep miss.
-    DerivativeWant { parent: WantIx, child: WantIx, job_run: Option<JobRunIx> },
+    DerivativeWant {
+        parent: WantIx,
+        child: WantIx,
+        job_run: Option<JobRunIx>,
+    },
 }
 
 /// Everything the log has said so far, indexed for the views.

@@ -43,11 +43,14 @@ impl BuildState {
         if want.cancellation.is_some() {
             return WantStatus::Canceled;
         }
-        let live = |r: &RefId| self.current_instance(*r).is_some_and(|p| self.partitions[p.index()].state == PartitionState::Live);
+        let live = |r: &RefId| {
+            self.current_instance(*r).is_some_and(|p| self.partitions[p.index()].state == PartitionState::Live)
+        };
         if want.created.is_some() && !want.refs.is_empty() && want.refs.iter().all(live) {
             return WantStatus::Successful;
         }
-        let latest = || want.retry_chains.iter().filter_map(|chain| chain.runs.last()).map(|&r| (r, &self.job_runs[r.index()]));
+        let latest =
+            || want.retry_chains.iter().filter_map(|chain| chain.runs.last()).map(|&r| (r, &self.job_runs[r.index()]));
         if latest().any(|(_, run)| !run.status.is_terminal()) {
             return WantStatus::Building;
         }
@@ -58,7 +61,9 @@ impl BuildState {
             }
             for &child in &run.derivative_wants {
                 match self.wants[child.index()].status {
-                    WantStatus::Failed | WantStatus::UpstreamFailed | WantStatus::Canceled => return WantStatus::UpstreamFailed,
+                    WantStatus::Failed | WantStatus::UpstreamFailed | WantStatus::Canceled => {
+                        return WantStatus::UpstreamFailed
+                    }
                     WantStatus::Successful => {}
                     _ => upstream_building = true,
                 }
