@@ -237,3 +237,6 @@ impl BuildState {
         self.wants[want.index()].retry_chains.iter().find(|chain| chain.runs.contains(&job_run))
     }
 }
+
+#[cfg(test)]
+mod tests;
