@@ -103,8 +103,11 @@ impl BuildState {
             cancellation: None,
         });
         self.record(cx, Change::JobRunStatus { job_run: ix, from: None, to: JobRunStatus::Queued });
-        for output in self.job_runs[ix.index()].outputs.clone().iter() {
-            self.record(cx, Change::PartitionState { partition: *output, from: None, to: PartitionState::Building });
+        if self.recording {
+            for i in 0..self.job_runs[ix.index()].outputs.len() {
+                let partition = self.job_runs[ix.index()].outputs[i];
+                self.record(cx, Change::PartitionState { partition, from: None, to: PartitionState::Building });
+            }
         }
 
         let mut chain_refs: Vec<RefId> =
@@ -478,14 +481,15 @@ impl BuildState {
         run.status = status;
         run.history.push(StatusChange { status, at: cx.at });
         self.record(cx, Change::JobRunStatus { job_run: ix, from: Some(from), to: status });
-        let outputs = self.job_runs[ix.index()].outputs.clone();
-        for &p in outputs.iter() {
+        for i in 0..self.job_runs[ix.index()].outputs.len() {
+            let p = self.job_runs[ix.index()].outputs[i];
             if self.partitions[p.index()].state == PartitionState::Building {
                 self.set_partition_state(cx, p, output_state);
             }
         }
-        let wants: Vec<WantIx> = self.job_runs[ix.index()].wants.iter().map(|a| a.want).collect();
-        self.refresh_wants(cx, &wants);
+        self.refresh_wants_with(cx, |state, queue| {
+            queue.extend(state.job_runs[ix.index()].wants.iter().map(|a| a.want))
+        });
     }
 
     fn set_partition_state(&mut self, cx: &Cx, p: PartitionIx, state: PartitionState) {
@@ -496,9 +500,11 @@ impl BuildState {
         }
         instance.state = state;
         instance.state_since = cx.at;
-        let wants = self.ref_entries[instance.partition_ref.index()].wants.clone();
+        let partition_ref = instance.partition_ref;
         self.record(cx, Change::PartitionState { partition: p, from: Some(from), to: state });
-        self.refresh_wants(cx, &wants);
+        self.refresh_wants_with(cx, |state, queue| {
+            queue.extend_from_slice(&state.ref_entries[partition_ref.index()].wants)
+        });
     }
 
     pub(super) fn record(&mut self, cx: &Cx, change: Change) {

@@ -74,6 +74,8 @@ pub struct BuildState {
     diagnostic_count: u64,
     recording: bool,
     changes: Vec<(u64, Change)>,
+    /// Scratch space for want status refreshes, kept to avoid an allocation per event.
+    want_queue: Vec<WantIx>,
 }
 
 impl BuildState {

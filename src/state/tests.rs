@@ -268,12 +268,15 @@ fn recorded_changes_name_old_and_new_status() {
     let changes = state.take_changes();
     let w = state.find_want("W").unwrap();
     let jr = run(&state, "JR-1");
-    assert!(changes.contains(&(2, Change::WantStatus { want: w, from: Some(WantStatus::New), to: WantStatus::Building })));
+    assert!(
+        changes.contains(&(2, Change::WantStatus { want: w, from: Some(WantStatus::New), to: WantStatus::Building }))
+    );
     assert!(changes.contains(&(
         3,
         Change::JobRunStatus { job_run: jr, from: Some(JobRunStatus::Queued), to: JobRunStatus::Succeeded }
     )));
-    assert!(changes.contains(&(3, Change::WantStatus { want: w, from: Some(WantStatus::Building), to: WantStatus::Successful })));
+    assert!(changes
+        .contains(&(3, Change::WantStatus { want: w, from: Some(WantStatus::Building), to: WantStatus::Successful })));
     let src = state.current_instance(state.ref_id("src").unwrap()).unwrap();
     let out = state.job_run(jr).outputs[0];
     assert!(changes.contains(&(3, Change::ConsumerEdge { input: src, output: out, job_run: jr })));
@@ -319,7 +322,11 @@ fn contradictions_are_diagnosed_not_applied() {
 #[test]
 fn non_increasing_event_ids_are_diagnosed_and_applied_in_log_order() {
     let mut state = BuildState::new();
-    let event = |id| DataBuildEvent { timestamp: 0, event_id: id, event: Some(job_run_buffer(&format!("JR-{id}"), "//j", &["a"], &[])) };
+    let event = |id| DataBuildEvent {
+        timestamp: 0,
+        event_id: id,
+        event: Some(job_run_buffer(&format!("JR-{id}"), "//j", &["a"], &[])),
+    };
     state.apply(&event(5), 0);
     state.apply(&event(5), 10);
     state.apply(&event(3), 20);

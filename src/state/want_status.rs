@@ -8,11 +8,24 @@ use super::*;
 impl BuildState {
     /// Recomputes the status of `wants` and, transitively, of the parents of any that changed.
     pub(super) fn refresh_wants(&mut self, cx: &Cx, wants: &[WantIx]) {
-        let mut queue: Vec<WantIx> = wants.to_vec();
+        self.refresh_wants_with(cx, |_, queue| queue.extend_from_slice(wants));
+    }
+
+    /// [`Self::refresh_wants`] for the wants `fill` puts in the queue. The queue's buffer is reused
+    /// across events: this runs for most events, and usually finds nothing to do.
+    pub(super) fn refresh_wants_with(&mut self, cx: &Cx, fill: impl FnOnce(&BuildState, &mut Vec<WantIx>)) {
+        let mut queue = std::mem::take(&mut self.want_queue);
+        queue.clear();
+        fill(self, &mut queue);
         // Bounded: a pathological log could make wants each other's parents.
-        let mut budget = 64 + 4 * self.wants.len().min(1 << 16);
+        let mut budget = 64 + 4 * self.wants.len();
         while let Some(w) = queue.pop() {
             if budget == 0 {
+                let message = format!(
+                    "want statuses did not settle (wants are each other's parents near {}); left as they are",
+                    self.want_id(w)
+                );
+                self.diagnose(cx, message);
                 break;
             }
             budget -= 1;
@@ -26,6 +39,7 @@ impl BuildState {
             queue.extend(want.parents.iter().copied());
             self.record(cx, Change::WantStatus { want: w, from: Some(from), to: status });
         }
+        self.want_queue = queue;
     }
 
     /// DESIGN's want status, first rule that holds:
