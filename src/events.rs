@@ -172,3 +172,16 @@ pub fn demo_events() -> Vec<DataBuildEvent> {
         ),
     ]
 }
+
+/// A dep miss with already-built `MissingDeps` and `ReadDeps` messages (as a job reports them).
+pub fn job_run_missing_deps_from(
+    job_run_id: &str,
+    missing_deps: Vec<proto::MissingDeps>,
+    read_deps: Vec<proto::ReadDeps>,
+) -> Event {
+    Event::JobRunMissingDepsV1(proto::JobRunMissingDepsEventV1 {
+        job_run_id: job_run_id.into(),
+        missing_deps,
+        read_deps,
+    })
+}

@@ -13,6 +13,10 @@ struct Cli {
 enum Command {
     /// Load a log and print events applied, bytes consumed, format, last error and state digest.
     Status(dbl::cli::StatusArgs),
+    /// Run a job and record it in the log: buffered, running with heartbeats, then its outcome and reads.
+    Exec(dbl::cli::ExecArgs),
+    /// Append a want or taint event (or a cancel of one) to the log by hand.
+    Emit(dbl::cli::EmitArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -22,12 +26,15 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Status(args) => dbl::cli::status(&args),
+        Command::Exec(args) => return report(dbl::cli::exec(&args)),
+        Command::Emit(args) => dbl::cli::emit(&args),
     };
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("dbl: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    report(result.map(|()| std::process::ExitCode::SUCCESS))
+}
+
+fn report(result: anyhow::Result<std::process::ExitCode>) -> std::process::ExitCode {
+    result.unwrap_or_else(|error| {
+        eprintln!("dbl: {error:#}");
+        std::process::ExitCode::FAILURE
+    })
 }

@@ -1,7 +1,11 @@
 //! The `dbl` subcommands: each is a small function over the library layers.
 
+mod emit;
+mod exec;
 mod status;
 
+pub use emit::{emit, EmitArgs};
+pub use exec::{exec, ExecArgs, JobReport};
 pub use status::{status, StatusArgs};
 
 use std::path::Path;

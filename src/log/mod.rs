@@ -4,10 +4,12 @@
 //! and, at most, one [`DecodeError`] naming the byte offset (and line, for JSON) of the first record it
 //! could not decode. Nothing after that record is ever returned.
 
+mod append;
 mod decode;
 mod encode;
 mod read;
 
+pub use append::{format_for_new_log, now_ms, LogAppender};
 pub use decode::{DecodeError, DecodeErrorKind, Decoder, DEFAULT_MAX_RECORD_BYTES};
 pub use encode::{encode_record, EventWriter};
 pub use read::{load_file, LoadedLog};
