@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::mpsc;
 
 use super::{DecodeError, Decoder, LogFormat, LogRecord};
 
@@ -18,32 +19,55 @@ pub struct LoadedLog {
     pub error: Option<DecodeError>,
 }
 
-/// Reads `path` to its end in large blocks, handing each record to `sink` in order. Decoding stops at
-/// the first bad record; its error is in the result, not an `Err` (that is only for I/O).
+/// Records per batch handed from the decoding thread to the caller.
+const BATCH: usize = 4096;
+
+/// Reads `path` to its end, handing each record to `sink` in order, on the caller's thread. Reading and
+/// decoding run on a second thread, so a caller that applies records to a state uses both cores.
+/// Decoding stops at the first bad record; its error is in the result, not an `Err` (that is only for I/O).
 pub fn load_file(path: &Path, sink: &mut dyn FnMut(LogRecord)) -> io::Result<LoadedLog> {
-    let mut file = File::open(path)?;
+    let file = File::open(path)?;
+    let (batches_tx, batches) = mpsc::sync_channel::<Vec<LogRecord>>(8);
+    std::thread::scope(|scope| {
+        let decoding = scope.spawn(move || decode_file(file, batches_tx));
+        let mut records = 0u64;
+        for batch in batches {
+            records += batch.len() as u64;
+            batch.into_iter().for_each(&mut *sink);
+        }
+        let mut loaded = decoding.join().expect("the decoding thread does not panic")?;
+        loaded.records = records;
+        Ok(loaded)
+    })
+}
+
+fn decode_file(mut file: File, batches: mpsc::SyncSender<Vec<LogRecord>>) -> io::Result<LoadedLog> {
     let mut decoder = Decoder::new();
     let mut block = vec![0u8; 4 << 20];
-    let mut records = 0u64;
-    let mut counting_sink = |record: LogRecord| {
-        records += 1;
-        sink(record);
+    let mut batch = Vec::with_capacity(BATCH);
+    let push = |record: LogRecord, batch: &mut Vec<LogRecord>| {
+        batch.push(record);
+        if batch.len() == BATCH {
+            // A caller that stopped listening wants nothing more.
+            let _ = batches.send(std::mem::replace(batch, Vec::with_capacity(BATCH)));
+        }
     };
     loop {
         let read = file.read(&mut block)?;
         if read == 0 {
             break;
         }
-        if decoder.feed(&block[..read], &mut counting_sink).is_err() {
+        if decoder.feed(&block[..read], &mut |r| push(r, &mut batch)).is_err() {
             break;
         }
     }
-    decoder.finish(&mut counting_sink);
+    decoder.finish(&mut |r| push(r, &mut batch));
+    let _ = batches.send(batch);
     Ok(LoadedLog {
         format: decoder.format(),
         consumed_bytes: decoder.consumed_bytes(),
         pending_bytes: decoder.pending_bytes() as u64,
-        records,
+        records: 0,
         error: decoder.error().cloned(),
     })
 }
