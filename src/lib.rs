@@ -10,6 +10,7 @@
 //! See `docs/ARCHITECTURE.md` for the map and its invariants.
 
 pub mod cli;
+pub mod editor;
 pub mod events;
 pub mod log;
 pub mod proto;

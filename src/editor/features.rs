@@ -1,0 +1,410 @@
+//! The editor features as pure functions of a [`BuildState`], the open documents, the
+//! configuration and (for searches) a [`WorkspaceFiles`]: hover, definition (go to upstream),
+//! references (go to downstream), code lenses, and the `databuild/upstream` / `databuild/downstream`
+//! lists for clients that draw their own picker.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use lsp_types::{CodeLens, Command, Hover, HoverContents, Location, MarkupContent, MarkupKind, Position, Range, Uri};
+use serde_json::{json, Map, Value};
+
+use super::config::EditorConfig;
+use super::document::{Document, DocumentStore};
+use super::lineage::{ref_lineage, RefLineage};
+use super::scan::{scan_tokens, RefHit};
+use super::workspace::WorkspaceFiles;
+use crate::state::{BuildState, PartitionIx, RefId};
+
+/// Most locations any one search returns.
+pub const MAX_LOCATIONS: usize = 200;
+
+// ---- finding refs under the cursor ----------------------------------------------------------------
+
+/// The ref at `position` in `doc`, if any.
+pub fn ref_at(
+    state: &BuildState,
+    config: &EditorConfig,
+    doc: &Document,
+    position: Position,
+) -> Option<(RefHit, Range)> {
+    let offset = doc.offset_at(position);
+    let hit = config.scanner.ref_at(state, doc.text(), offset)?;
+    let range = doc.range_of(hit.range.clone());
+    Some((hit, range))
+}
+
+// ---- hover ------------------------------------------------------------------------------------------
+
+/// `textDocument/hover` on a ref: the markdown of [`hover_markdown`].
+pub fn hover(state: &BuildState, config: &EditorConfig, doc: &Document, position: Position) -> Option<Hover> {
+    let (hit, range) = ref_at(state, config, doc, position)?;
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: hover_markdown(state, config, &hit.name),
+        }),
+        range: Some(range),
+    })
+}
+
+/// What the hover shows for a ref: its current state and UUID, the job run that built it (label,
+/// status, when), its upstream inputs with their states (at most `fanoutLimit`, then "+N more"), its
+/// downstream consumer count, the wants that asked for it, and command links.
+pub fn hover_markdown(state: &BuildState, config: &EditorConfig, name: &str) -> String {
+    let mut md = String::new();
+    let Some(id) = state.ref_id(name) else {
+        let _ = write!(md, "**`{name}`** — not in the build event log yet\n\nNo want, job run or read has named this partition ref so far.");
+        return md;
+    };
+    let Some(lineage) = ref_lineage(state, id) else {
+        let _ = write!(md, "**`{name}`** — wanted, not built yet\n\n");
+        write_wants(state, config, id, &mut md);
+        return md;
+    };
+    let current = state.partition(lineage.current);
+    let _ = writeln!(md, "**`{name}`** — {}\n", current.state.name());
+    let _ = writeln!(md, "UUID `{}`\n", current.uuid);
+    write_builder(state, lineage.current, &mut md);
+    if lineage.focus != lineage.current {
+        let focus = state.partition(lineage.focus);
+        let _ =
+            writeln!(md, "Lineage below is of the last built instance `{}` ({}).\n", focus.uuid, focus.state.name());
+        write_builder(state, lineage.focus, &mut md);
+    }
+    let limit = config.fanout_limit;
+    if lineage.upstream.is_empty() {
+        let _ =
+            writeln!(md, "**Upstream**: none{}\n", if current.built_by.is_none() { " (external source)" } else { "" });
+    } else {
+        let _ = write!(md, "**Upstream** ({}): ", lineage.upstream.len());
+        let items: Vec<String> = lineage
+            .upstream
+            .iter()
+            .take(limit)
+            .map(|&(r, ix)| format!("`{}` {}", state.ref_name(r), state.partition(ix).state.name()))
+            .collect();
+        md.push_str(&items.join(", "));
+        if lineage.upstream.len() > limit {
+            let _ = write!(md, ", +{} more", lineage.upstream.len() - limit);
+        }
+        md.push_str("\n\n");
+    }
+    let n = lineage.downstream.len();
+    let _ = write!(md, "**Downstream**: {n} consumer{}", if n == 1 { "" } else { "s" });
+    if n > 0 {
+        let items: Vec<String> =
+            lineage.downstream.iter().take(limit.min(5)).map(|&(r, _, _)| format!("`{}`", state.ref_name(r))).collect();
+        let _ = write!(
+            md,
+            " ({}{})",
+            items.join(", "),
+            if n > items.len() { format!(", +{} more", n - items.len()) } else { String::new() }
+        );
+    }
+    md.push_str("\n\n");
+    write_wants(state, config, id, &mut md);
+    md.push('\n');
+    let args = json!([name]);
+    let mut links = vec![
+        command_link("Show lineage", "databuild.showLineage", &args),
+        command_link("Go to upstream", "databuild.goToUpstream", &args),
+        command_link("Go to downstream", "databuild.goToDownstream", &args),
+    ];
+    if let Some(run) = current.built_by {
+        links.push(command_link("Show job run", "databuild.showJobRun", &json!([state.job_run_id(run)])));
+    }
+    if let Some(&want) = state.ref_entry(id).wants.last() {
+        links.push(command_link(
+            "Show want fulfillment",
+            "databuild.showWantFulfillment",
+            &json!([state.want_id(want)]),
+        ));
+    }
+    md.push_str(&links.join(" · "));
+    md
+}
+
+fn write_builder(state: &BuildState, instance: PartitionIx, md: &mut String) {
+    let Some(run) = state.partition(instance).built_by else { return };
+    let job = state.job_run(run);
+    let when = job.history.last().map(|c| format!(" at {}", format_timestamp(c.at.timestamp))).unwrap_or_default();
+    let _ = writeln!(
+        md,
+        "Built by job run `{}` (`{}`) — {}{when}\n",
+        state.job_run_id(run),
+        state.label_name(job.label),
+        job.status.name()
+    );
+}
+
+fn write_wants(state: &BuildState, config: &EditorConfig, id: RefId, md: &mut String) {
+    let wants = &state.ref_entry(id).wants;
+    if wants.is_empty() {
+        md.push_str("**Wanted by**: no want\n");
+        return;
+    }
+    let items: Vec<String> = wants
+        .iter()
+        .take(config.fanout_limit)
+        .map(|&w| format!("`{}` {}", state.want_id(w), state.want(w).status.name()))
+        .collect();
+    let _ = write!(md, "**Wanted by**: {}", items.join(", "));
+    if wants.len() > config.fanout_limit {
+        let _ = write!(md, ", +{} more", wants.len() - config.fanout_limit);
+    }
+    md.push('\n');
+}
+
+/// A markdown link that runs an editor command with JSON arguments (`command:ID?ENCODED_JSON`).
+pub fn command_link(title: &str, command: &str, args: &Value) -> String {
+    format!("[{title}](command:{command}?{})", percent_encode(&args.to_string()))
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DD HH:MM:SS UTC` of milliseconds since the epoch.
+pub fn format_timestamp(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+// ---- searching for refs -----------------------------------------------------------------------------
+
+/// Where each of `targets` appears: open documents first (in URI order), then workspace files that
+/// are not open. At most `per_target` locations per ref and [`MAX_LOCATIONS`] in all.
+pub fn find_locations(
+    docs: &DocumentStore,
+    workspace: &dyn WorkspaceFiles,
+    targets: &[&str],
+    per_target: usize,
+) -> Vec<Vec<Location>> {
+    let mut found: Vec<Vec<Location>> = vec![Vec::new(); targets.len()];
+    if targets.is_empty() {
+        return found;
+    }
+    let index: HashMap<&str, usize> = targets.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let mut total = 0usize;
+    let mut record = |uri: &Uri, text: &str, to_range: &dyn Fn(std::ops::Range<usize>) -> Range| -> bool {
+        for (bytes, i) in scan_tokens(text, |candidate| index.get(candidate).copied()) {
+            if found[i].len() < per_target {
+                found[i].push(Location { uri: uri.clone(), range: to_range(bytes) });
+                total += 1;
+            }
+        }
+        total < MAX_LOCATIONS && found.iter().any(|f| f.len() < per_target)
+    };
+    for doc in docs.iter() {
+        if !record(&doc.uri, doc.text(), &|bytes| doc.range_of(bytes)) {
+            return found;
+        }
+    }
+    workspace.visit(&mut |uri, text| {
+        if docs.get(uri).is_some() {
+            return true;
+        }
+        let file = Document::new(uri.clone(), "", 0, text.to_string());
+        record(uri, text, &|bytes| file.range_of(bytes))
+    });
+    found
+}
+
+fn locations_of(
+    state: &BuildState,
+    docs: &DocumentStore,
+    workspace: &dyn WorkspaceFiles,
+    refs: impl Iterator<Item = RefId>,
+) -> Vec<Location> {
+    let names: Vec<&str> = refs.map(|r| state.ref_name(r)).collect();
+    let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 50);
+    find_locations(docs, workspace, &names, per_target).into_iter().flatten().collect()
+}
+
+/// `textDocument/definition` ("go to upstream"): where the direct upstream refs of the ref under
+/// the cursor appear.
+pub fn definition(
+    state: &BuildState,
+    config: &EditorConfig,
+    docs: &DocumentStore,
+    workspace: &dyn WorkspaceFiles,
+    doc: &Document,
+    position: Position,
+) -> Vec<Location> {
+    let Some(lineage) = lineage_at(state, config, doc, position) else { return Vec::new() };
+    locations_of(state, docs, workspace, lineage.upstream.iter().take(config.fanout_limit).map(|u| u.0))
+}
+
+/// `textDocument/references` ("go to downstream"): where the direct downstream refs appear.
+pub fn references(
+    state: &BuildState,
+    config: &EditorConfig,
+    docs: &DocumentStore,
+    workspace: &dyn WorkspaceFiles,
+    doc: &Document,
+    position: Position,
+) -> Vec<Location> {
+    let Some(lineage) = lineage_at(state, config, doc, position) else { return Vec::new() };
+    locations_of(state, docs, workspace, lineage.downstream.iter().take(config.fanout_limit).map(|d| d.0))
+}
+
+fn lineage_at(state: &BuildState, config: &EditorConfig, doc: &Document, position: Position) -> Option<RefLineage> {
+    let (hit, _) = ref_at(state, config, doc, position)?;
+    ref_lineage(state, hit.id?)
+}
+
+// ---- code lenses --------------------------------------------------------------------------------------
+
+/// `textDocument/codeLens`: one lens per ref in the document, e.g. `Live · 2 upstream · 14 downstream`,
+/// prefixed by the ref when its line holds several. Clicking runs `databuild.showLineage [ref]`.
+pub fn code_lenses(state: &BuildState, config: &EditorConfig, doc: &Document) -> Vec<CodeLens> {
+    let hits = config.scanner.scan(state, doc.text());
+    let ranges: Vec<Range> = hits.iter().map(|h| doc.range_of(h.range.clone())).collect();
+    let mut lenses = Vec::with_capacity(hits.len());
+    for (i, (hit, range)) in hits.iter().zip(&ranges).enumerate() {
+        let shared_line = ranges.iter().enumerate().any(|(j, r)| j != i && r.start.line == range.start.line);
+        let summary = lens_summary(state, hit);
+        let title = if shared_line { format!("{}: {summary}", hit.name) } else { summary };
+        lenses.push(CodeLens {
+            range: *range,
+            command: Some(Command {
+                title,
+                command: "databuild.showLineage".into(),
+                arguments: Some(vec![Value::String(hit.name.clone())]),
+            }),
+            data: None,
+        });
+    }
+    lenses
+}
+
+/// `State · N upstream · M downstream` for a ref.
+pub fn lens_summary(state: &BuildState, hit: &RefHit) -> String {
+    let Some(id) = hit.id else { return "not in the build event log yet".into() };
+    match ref_lineage(state, id) {
+        None => "wanted, not built yet".into(),
+        Some(l) => format!(
+            "{} · {} upstream · {} downstream",
+            state.partition(l.current).state.name(),
+            l.upstream.len(),
+            l.downstream.len()
+        ),
+    }
+}
+
+// ---- databuild/upstream, databuild/downstream ----------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Upstream,
+    Downstream,
+}
+
+/// The direct neighbours of `name` in one direction, with where each appears, as
+/// `{data: {ref, uuid, state, direction, items: [{ref, uuid, state, jobRunId, locations}], more}, index}`.
+/// `None` if the log has no instance of the ref.
+pub fn neighbours(
+    state: &BuildState,
+    config: &EditorConfig,
+    docs: &DocumentStore,
+    workspace: &dyn WorkspaceFiles,
+    name: &str,
+    direction: Direction,
+) -> Option<Value> {
+    let lineage = ref_lineage(state, state.ref_id(name)?)?;
+    let entries: Vec<(RefId, PartitionIx, Option<crate::state::JobRunIx>)> = match direction {
+        Direction::Upstream => lineage.upstream.iter().map(|&(r, p)| (r, p, state.partition(p).built_by)).collect(),
+        Direction::Downstream => lineage.downstream.iter().map(|&(r, p, j)| (r, p, Some(j))).collect(),
+    };
+    let shown = &entries[..entries.len().min(config.fanout_limit)];
+    let names: Vec<&str> = shown.iter().map(|e| state.ref_name(e.0)).collect();
+    let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 20);
+    let locations = find_locations(docs, workspace, &names, per_target);
+    let mut index = Index::default();
+    let focus = state.partition(lineage.focus);
+    index.partition(state, lineage.focus);
+    let items: Vec<Value> = shown
+        .iter()
+        .zip(locations)
+        .map(|(&(r, p, run), locations)| {
+            index.partition(state, p);
+            if let Some(run) = run {
+                index.job_run(state, run);
+            }
+            let partition = state.partition(p);
+            json!({
+                "ref": state.ref_name(r),
+                "uuid": partition.uuid.to_string(),
+                "state": partition.state.name(),
+                "jobRunId": run.map(|j| state.job_run_id(j)),
+                "locations": locations,
+            })
+        })
+        .collect();
+    Some(json!({
+        "data": {
+            "ref": name,
+            "uuid": focus.uuid.to_string(),
+            "state": focus.state.name(),
+            "direction": match direction { Direction::Upstream => "upstream", Direction::Downstream => "downstream" },
+            "items": items,
+            "more": entries.len() - shown.len(),
+        },
+        "index": index.into_value(),
+    }))
+}
+
+/// The `index` of a result: each partition, job run and want it mentions, once.
+#[derive(Default)]
+struct Index {
+    partitions: Map<String, Value>,
+    job_runs: Map<String, Value>,
+    wants: Map<String, Value>,
+}
+
+impl Index {
+    fn partition(&mut self, state: &BuildState, ix: PartitionIx) {
+        let p = state.partition(ix);
+        self.partitions.entry(p.uuid.to_string()).or_insert_with(|| {
+            json!({
+                "ref": state.ref_name(p.partition_ref),
+                "state": p.state.name(),
+                "builtBy": p.built_by.map(|j| state.job_run_id(j)),
+            })
+        });
+        if let Some(run) = p.built_by {
+            self.job_run(state, run);
+        }
+    }
+
+    fn job_run(&mut self, state: &BuildState, ix: crate::state::JobRunIx) {
+        let run = state.job_run(ix);
+        self.job_runs
+            .entry(state.job_run_id(ix).to_string())
+            .or_insert_with(|| json!({ "jobLabel": state.label_name(run.label), "status": run.status.name() }));
+    }
+
+    fn into_value(self) -> Value {
+        json!({ "partitions": self.partitions, "jobRuns": self.job_runs, "wants": self.wants })
+    }
+}

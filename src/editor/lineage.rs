@@ -1,0 +1,138 @@
+//! The one-step lineage of a ref that the editor features show: its direct upstream inputs and its
+//! direct downstream outputs, for one chosen instance.
+//!
+//! **Which instance.** The *current* instance of a ref is its newest. While a rebuild is in flight
+//! (or failed), the current instance has no resolved reads and no consumers yet, so the lineage is
+//! shown for the *focus* instance: the newest instance whose data exists (`Live`/`Tainted`) or that
+//! is `External`; if there is none, the current instance. Hover says when the two differ.
+
+use crate::state::{BuildState, JobRunIx, PartitionIx, RefId};
+
+/// A ref's direct lineage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefLineage {
+    pub id: RefId,
+    pub current: PartitionIx,
+    pub focus: PartitionIx,
+    /// Inputs the focus instance was built from, each resolved to the instance its builder read,
+    /// in the builder's first-read order.
+    pub upstream: Vec<(RefId, PartitionIx)>,
+    /// Instances built from the focus instance, one per output ref (the newest such output), in
+    /// consumer-index order, with the job run that read it.
+    pub downstream: Vec<(RefId, PartitionIx, JobRunIx)>,
+}
+
+/// The lineage of `id`, or `None` if the log has mentioned the ref but has no instance of it (a ref
+/// only named by a want, say).
+pub fn ref_lineage(state: &BuildState, id: RefId) -> Option<RefLineage> {
+    let current = state.current_instance(id)?;
+    let focus = state
+        .ref_entry(id)
+        .instances
+        .iter()
+        .rev()
+        .copied()
+        .find(|&ix| {
+            let s = state.partition(ix).state;
+            s.has_data() || s == crate::state::PartitionState::External
+        })
+        .unwrap_or(current);
+    Some(RefLineage {
+        id,
+        current,
+        focus,
+        upstream: upstream_of(state, focus),
+        downstream: downstream_of(state, focus),
+    })
+}
+
+/// Direct inputs of an instance: the read deps of its builder that impacted its ref (an empty
+/// `impacted` means every output), resolved as the builder resolved them.
+pub fn upstream_of(state: &BuildState, instance: PartitionIx) -> Vec<(RefId, PartitionIx)> {
+    let partition = state.partition(instance);
+    let Some(builder) = partition.built_by else { return Vec::new() };
+    let run = state.job_run(builder);
+    let mut out: Vec<(RefId, PartitionIx)> = Vec::new();
+    for deps in run.read_deps.iter() {
+        if !deps.impacted.is_empty() && !deps.impacted.contains(&partition.partition_ref) {
+            continue;
+        }
+        for &input in deps.inputs.iter() {
+            if out.iter().any(|&(r, _)| r == input) {
+                continue;
+            }
+            if let Some(&(_, resolved)) = run.read_partitions.iter().find(|&&(r, _)| r == input) {
+                out.push((input, resolved));
+            }
+        }
+    }
+    out
+}
+
+/// Direct outputs built from an instance, one entry per output ref.
+pub fn downstream_of(state: &BuildState, instance: PartitionIx) -> Vec<(RefId, PartitionIx, JobRunIx)> {
+    let mut out: Vec<(RefId, PartitionIx, JobRunIx)> = Vec::new();
+    for consumer in &state.partition(instance).consumers {
+        let r = state.partition(consumer.output).partition_ref;
+        match out.iter_mut().find(|(existing, _, _)| *existing == r) {
+            Some(entry) if entry.1 < consumer.output => *entry = (r, consumer.output, consumer.job_run),
+            Some(_) => {}
+            None => out.push((r, consumer.output, consumer.job_run)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::*;
+    use crate::state::PartitionState;
+
+    fn demo_state() -> BuildState {
+        let mut state = BuildState::new();
+        for event in demo_events() {
+            state.apply(&event, 0);
+        }
+        state
+    }
+
+    fn names(state: &BuildState, refs: impl IntoIterator<Item = RefId>) -> Vec<String> {
+        refs.into_iter().map(|r| state.ref_name(r).to_string()).collect()
+    }
+
+    #[test]
+    fn demo_lineage_one_step_each_way() {
+        let state = demo_state();
+        let beta = state.ref_id("data/beta").unwrap();
+        let lineage = ref_lineage(&state, beta).unwrap();
+        assert_eq!(lineage.focus, lineage.current);
+        assert_eq!(state.partition(lineage.focus).uuid.to_string(), "d1305448-db69-5062-8c23-837705b1ceef");
+        assert_eq!(names(&state, lineage.upstream.iter().map(|u| u.0)), ["data/alpha"]);
+        assert_eq!(names(&state, lineage.downstream.iter().map(|d| d.0)), ["data/gamma"]);
+        assert_eq!(state.job_run_id(lineage.downstream[0].2), "JR-789");
+
+        let gamma = ref_lineage(&state, state.ref_id("data/gamma").unwrap()).unwrap();
+        assert_eq!(names(&state, gamma.upstream.iter().map(|u| u.0)), ["data/beta", "data/alpha"]);
+        assert!(gamma.downstream.is_empty());
+
+        let alpha = ref_lineage(&state, state.ref_id("data/alpha").unwrap()).unwrap();
+        assert_eq!(state.partition(alpha.focus).state, PartitionState::External);
+        assert!(alpha.upstream.is_empty());
+        assert_eq!(names(&state, alpha.downstream.iter().map(|d| d.0)), ["data/beta", "data/gamma"]);
+    }
+
+    #[test]
+    fn a_rebuild_in_flight_keeps_showing_the_live_instance() {
+        let mut state = demo_state();
+        let mut seq = EventSeq::after(state.last_event().unwrap().event_id, 1_800_000_000_000);
+        state.apply(&seq.next(0, job_run_buffer("JR-900", "//jobs:beta", &["data/beta"], &[])), 0);
+        let beta = state.ref_id("data/beta").unwrap();
+        let lineage = ref_lineage(&state, beta).unwrap();
+        assert_ne!(lineage.focus, lineage.current);
+        assert_eq!(state.partition(lineage.current).state, PartitionState::Building);
+        assert_eq!(state.partition(lineage.focus).state, PartitionState::Live);
+        assert_eq!(lineage.upstream.len(), 1);
+        assert_eq!(lineage.downstream.len(), 1);
+    }
+}

@@ -1,0 +1,288 @@
+//! Tests of the editor features over the demo log.
+
+use lsp_types::{HoverContents, Position, Uri};
+use serde_json::{json, Value};
+
+use super::features::{self, Direction};
+use super::*;
+use crate::events::*;
+use crate::state::BuildState;
+
+fn demo_state() -> BuildState {
+    let mut state = BuildState::new();
+    for event in demo_events() {
+        state.apply(&event, 0);
+    }
+    state
+}
+
+fn uri(s: &str) -> Uri {
+    s.parse().unwrap()
+}
+
+const JOBS: &str = "# gamma job\ninputs = ['data/alpha', \"data/beta\"]\noutput = 'data/gamma'\n";
+const BETA: &str = "def beta():\n    read('data/alpha')\n    write('data/beta')\n";
+
+fn store() -> DocumentStore {
+    let mut docs = DocumentStore::new();
+    docs.open(uri("file:///w/gamma.py"), "python", 1, JOBS.into());
+    docs.open(uri("file:///w/beta.py"), "python", 1, BETA.into());
+    docs
+}
+
+fn position_of(text: &str, needle: &str) -> Position {
+    let offset = text.find(needle).unwrap();
+    let line = text[..offset].matches('\n').count() as u32;
+    let col = offset - text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    Position { line, character: col as u32 + 2 }
+}
+
+fn hover_text(state: &BuildState, config: &EditorConfig, doc: &Document, position: Position) -> String {
+    match features::hover(state, config, doc, position).unwrap().contents {
+        HoverContents::Markup(m) => m.value,
+        other => panic!("unexpected hover contents {other:?}"),
+    }
+}
+
+#[test]
+fn hover_shows_state_uuid_builder_lineage_wants_and_links() {
+    let state = demo_state();
+    let config = EditorConfig::default();
+    let docs = store();
+    let doc = docs.get(&uri("file:///w/gamma.py")).unwrap();
+    let hover = features::hover(&state, &config, doc, position_of(JOBS, "data/beta")).unwrap();
+    assert_eq!(
+        hover.range.unwrap(),
+        lsp_types::Range { start: Position { line: 1, character: 25 }, end: Position { line: 1, character: 34 } }
+    );
+    let text = hover_text(&state, &config, doc, position_of(JOBS, "data/beta"));
+    let expected = [
+        "**`data/beta`** — Live",
+        "UUID `d1305448-db69-5062-8c23-837705b1ceef`",
+        "Built by job run `JR-456` (`//jobs:beta`) — Succeeded at 2025-06-15 ",
+        "**Upstream** (1): `data/alpha` External",
+        "**Downstream**: 1 consumer (`data/gamma`)",
+        "**Wanted by**: `W-002` Successful",
+        "[Show lineage](command:databuild.showLineage?%5B%22data%2Fbeta%22%5D)",
+        "[Show job run](command:databuild.showJobRun?%5B%22JR-456%22%5D)",
+        "[Show want fulfillment](command:databuild.showWantFulfillment?%5B%22W-002%22%5D)",
+    ];
+    for line in expected {
+        assert!(text.contains(line), "hover lacks {line:?}:\n{text}");
+    }
+    // Nothing under the cursor: no hover.
+    assert!(features::hover(&state, &config, doc, Position { line: 0, character: 1 }).is_none());
+}
+
+#[test]
+fn hover_truncates_upstream_and_covers_unknown_refs() {
+    let state = demo_state();
+    let mut config = EditorConfig::default();
+    config.update(&json!({"fanoutLimit": 1, "refPatterns": ["data/[a-z]+"]})).unwrap();
+    let text = features::hover_markdown(&state, &config, "data/gamma");
+    assert!(text.contains("**Upstream** (2): `data/beta` Live, +1 more"), "{text}");
+    assert!(text.contains("**Downstream**: 0 consumers"), "{text}");
+    let alpha = features::hover_markdown(&state, &config, "data/alpha");
+    assert!(alpha.contains("— External") && alpha.contains("none (external source)"), "{alpha}");
+    assert!(alpha.contains("**Downstream**: 2 consumers (`data/beta`, +1 more)"), "{alpha}");
+    let unknown = features::hover_markdown(&state, &config, "data/epsilon");
+    assert!(unknown.starts_with("**`data/epsilon`** — not in the build event log yet"), "{unknown}");
+    // A pattern makes the unknown ref hoverable in a document.
+    let doc = Document::new(uri("file:///w/x.py"), "python", 1, "x = 'data/epsilon'".into());
+    assert!(
+        hover_text(&state, &config, &doc, Position { line: 0, character: 8 }).contains("not in the build event log")
+    );
+}
+
+#[test]
+fn hover_during_a_rebuild_names_both_instances() {
+    let mut state = demo_state();
+    let mut seq = EventSeq::after(state.last_event().unwrap().event_id, 1_800_000_000_000);
+    state.apply(&seq.next(0, job_run_buffer("JR-900", "//jobs:beta", &["data/beta"], &["W-002"])), 0);
+    let text = features::hover_markdown(&state, &EditorConfig::default(), "data/beta");
+    assert!(text.starts_with("**`data/beta`** — Building"), "{text}");
+    assert!(text.contains("Built by job run `JR-900` (`//jobs:beta`) — Queued"), "{text}");
+    assert!(text.contains("Lineage below is of the last built instance `d1305448-db69-5062-8c23-837705b1ceef` (Live)"));
+    assert!(text.contains("**Upstream** (1): `data/alpha` External"), "{text}");
+}
+
+#[test]
+fn definition_goes_to_upstream_and_references_to_downstream() {
+    let state = demo_state();
+    let config = EditorConfig::default();
+    let docs = store();
+    let workspace: Vec<(Uri, String)> = vec![
+        (uri("file:///w/gamma.py"), "stale copy of an open file: data/alpha".into()),
+        (uri("file:///w/notes.md"), "alpha is data/alpha\n".into()),
+    ];
+    let gamma = docs.get(&uri("file:///w/gamma.py")).unwrap();
+    // Definition of data/beta: where data/alpha appears. Open documents first (URI order), then
+    // workspace files that are not open.
+    let locations = features::definition(&state, &config, &docs, &workspace, gamma, position_of(JOBS, "data/beta"));
+    let found: Vec<(String, u32, u32)> =
+        locations.iter().map(|l| (l.uri.as_str().to_string(), l.range.start.line, l.range.start.character)).collect();
+    assert_eq!(
+        found,
+        [
+            ("file:///w/beta.py".to_string(), 1, 10),
+            ("file:///w/gamma.py".to_string(), 1, 11),
+            ("file:///w/notes.md".to_string(), 0, 9)
+        ]
+    );
+    // References of data/beta: where data/gamma appears.
+    let refs = features::references(&state, &config, &docs, &workspace, gamma, position_of(JOBS, "data/beta"));
+    assert_eq!(refs.len(), 1);
+    assert_eq!((refs[0].uri.as_str(), refs[0].range.start.line), ("file:///w/gamma.py", 2));
+    // data/alpha is external: nothing upstream.
+    assert!(features::definition(&state, &config, &docs, &(), gamma, position_of(JOBS, "data/alpha")).is_empty());
+}
+
+#[test]
+fn code_lenses_summarise_each_ref() {
+    let state = demo_state();
+    let config = EditorConfig::default();
+    let docs = store();
+    let lenses = features::code_lenses(&state, &config, docs.get(&uri("file:///w/gamma.py")).unwrap());
+    let titles: Vec<(u32, String)> =
+        lenses.iter().map(|l| (l.range.start.line, l.command.as_ref().unwrap().title.clone())).collect();
+    assert_eq!(
+        titles,
+        [
+            (1, "data/alpha: External · 0 upstream · 2 downstream".to_string()),
+            (1, "data/beta: Live · 1 upstream · 1 downstream".to_string()),
+            (2, "Live · 2 upstream · 0 downstream".to_string()),
+        ]
+    );
+    let command = lenses[2].command.as_ref().unwrap();
+    assert_eq!(command.command, "databuild.showLineage");
+    assert_eq!(command.arguments, Some(vec![json!("data/gamma")]));
+}
+
+#[test]
+fn upstream_and_downstream_lists_with_locations_and_index() {
+    let state = demo_state();
+    let config = EditorConfig::default();
+    let docs = store();
+    let up = features::neighbours(&state, &config, &docs, &(), "data/gamma", Direction::Upstream).unwrap();
+    let data = &up["data"];
+    assert_eq!(data["ref"], "data/gamma");
+    assert_eq!(data["direction"], "upstream");
+    assert_eq!(data["more"], 0);
+    let items = data["items"].as_array().unwrap();
+    assert_eq!(items.iter().map(|i| i["ref"].as_str().unwrap()).collect::<Vec<_>>(), ["data/beta", "data/alpha"]);
+    assert_eq!(items[0]["uuid"], "d1305448-db69-5062-8c23-837705b1ceef");
+    assert_eq!(items[0]["state"], "Live");
+    assert_eq!(items[0]["jobRunId"], "JR-456");
+    assert_eq!(items[1]["jobRunId"], Value::Null);
+    assert_eq!(items[0]["locations"].as_array().unwrap().len(), 2, "beta.py and gamma.py mention data/beta");
+    assert_eq!(up["index"]["partitions"]["d1305448-db69-5062-8c23-837705b1ceef"]["ref"], "data/beta");
+    assert_eq!(up["index"]["jobRuns"]["JR-456"]["jobLabel"], "//jobs:beta");
+    assert_eq!(up["index"]["jobRuns"]["JR-789"]["status"], "Succeeded");
+
+    let down = features::neighbours(&state, &config, &docs, &(), "data/beta", Direction::Downstream).unwrap();
+    assert_eq!(down["data"]["items"][0]["ref"], "data/gamma");
+    assert_eq!(down["data"]["items"][0]["jobRunId"], "JR-789");
+    assert!(features::neighbours(&state, &config, &docs, &(), "data/nope", Direction::Upstream).is_none());
+}
+
+#[test]
+fn timestamps_format_as_utc() {
+    assert_eq!(features::format_timestamp(0), "1970-01-01 00:00:00 UTC");
+    assert_eq!(features::format_timestamp(1_750_000_000_000), "2025-06-15 15:06:40 UTC");
+    assert_eq!(features::format_timestamp(951_782_400_000), "2000-02-29 00:00:00 UTC");
+}
+
+// ---- the service, as the daemon calls it ------------------------------------------------------------
+
+fn service() -> EditorService {
+    let mut service = EditorService::new();
+    service
+        .initialize(&json!({
+            "initializationOptions": {"eventLog": "/tmp/demo.jsonl", "fanoutLimit": 5},
+            "rootUri": "file:///nonexistent-dbl-root",
+            "capabilities": {"workspace": {"codeLens": {"refreshSupport": true}}},
+        }))
+        .unwrap();
+    service
+}
+
+#[test]
+fn service_runs_the_lsp_methods() {
+    let state = demo_state();
+    let mut svc = service();
+    assert_eq!(svc.config.event_log.as_deref(), Some("/tmp/demo.jsonl"));
+    assert_eq!(svc.config.fanout_limit, 5);
+    assert!(svc.code_lens_refresh_supported());
+    let doc = json!({"uri": "file:///w/a.py", "languageId": "python", "version": 1, "text": "x = 'data/beta'\n"});
+    svc.notification("textDocument/didOpen", json!({"textDocument": doc})).unwrap();
+    let at = json!({"textDocument": {"uri": "file:///w/a.py"}, "position": {"line": 0, "character": 7}});
+    let hover = svc.request(&state, "textDocument/hover", at.clone()).unwrap();
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("`JR-456`"), "{hover}");
+    assert_eq!(hover["contents"]["kind"], "markdown");
+
+    // An incremental edit that turns the ref into data/gamma.
+    let change = json!({
+        "textDocument": {"uri": "file:///w/a.py", "version": 2},
+        "contentChanges": [{"range": {"start": {"line": 0, "character": 10}, "end": {"line": 0, "character": 14}}, "text": "gamma"}],
+    });
+    svc.notification("textDocument/didChange", change).unwrap();
+    let lenses =
+        svc.request(&state, "textDocument/codeLens", json!({"textDocument": {"uri": "file:///w/a.py"}})).unwrap();
+    assert_eq!(lenses[0]["command"]["title"], "Live · 2 upstream · 0 downstream");
+    let definition = svc.request(&state, "textDocument/definition", at.clone()).unwrap();
+    assert_eq!(definition, Value::Null, "the upstream refs appear nowhere");
+    let references = svc.request(&state, "textDocument/references", json!({
+        "textDocument": {"uri": "file:///w/a.py"}, "position": {"line": 0, "character": 7}, "context": {"includeDeclaration": true}
+    }));
+    assert_eq!(references.unwrap(), Value::Null);
+
+    let up = svc.request(&state, "databuild/upstream", at).unwrap();
+    assert_eq!(up["data"]["ref"], "data/gamma");
+    let down = svc.request(&state, "databuild/downstream", json!({"ref": "data/alpha"})).unwrap();
+    assert_eq!(down["data"]["items"].as_array().unwrap().len(), 2);
+
+    // Errors name what is wrong.
+    let err = svc.request(&state, "databuild/upstream", json!({"ref": "data/none"})).unwrap_err();
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (service::NOT_FOUND, "databuild/upstream: no partition \"data/none\" in the log")
+    );
+    let err = svc.request(&state, "databuild/upstream", json!({})).unwrap_err();
+    assert_eq!(err.code, service::INVALID_PARAMS);
+    let err = svc.request(&state, "textDocument/hover", json!({"position": 3})).unwrap_err();
+    assert!(err.message.starts_with("textDocument/hover: invalid params"), "{}", err.message);
+    // A document that is not open answers null.
+    let closed = json!({"textDocument": {"uri": "file:///w/b.py"}, "position": {"line": 0, "character": 0}});
+    assert_eq!(svc.request(&state, "textDocument/hover", closed).unwrap(), Value::Null);
+
+    // Configuration changes report what the daemon must do.
+    let effects = svc
+        .notification(
+            "workspace/didChangeConfiguration",
+            json!({"settings": {"databuild": {"eventLog": "/tmp/other.bel", "refPatterns": ["x"]}}}),
+        )
+        .unwrap();
+    assert_eq!(effects.event_log, Some(Some("/tmp/other.bel".to_string())));
+    assert!(effects.refresh_code_lenses);
+    let err =
+        svc.notification("workspace/didChangeConfiguration", json!({"settings": {"fanoutLimit": "many"}})).unwrap_err();
+    assert_eq!(err.message, "workspace/didChangeConfiguration: fanoutLimit must be a positive integer");
+    svc.notification("textDocument/didClose", json!({"textDocument": {"uri": "file:///w/a.py"}})).unwrap();
+    assert!(svc.docs.is_empty());
+}
+
+#[test]
+fn lens_refresh_only_for_refs_in_open_documents() {
+    let mut state = demo_state();
+    state.set_recording(true);
+    let mut svc = service();
+    let mut seq = EventSeq::after(state.last_event().unwrap().event_id, 1_800_000_000_000);
+    state.apply(&seq.next(0, job_run_buffer("JR-900", "//jobs:beta", &["data/beta"], &[])), 0);
+    let changes = state.take_changes();
+    assert!(!changes.is_empty());
+    assert!(!svc.lenses_affected(&state, &changes), "no open documents");
+    svc.docs.open(uri("file:///w/a.py"), "python", 1, "data/gamma only".into());
+    assert!(!svc.lenses_affected(&state, &changes), "data/beta is not in an open document");
+    svc.docs.open(uri("file:///w/b.py"), "python", 1, "data/beta".into());
+    assert!(svc.lenses_affected(&state, &changes));
+}

@@ -1,0 +1,176 @@
+//! Where refs appear outside the open documents: a bounded, read-only walk of the workspace folders.
+//!
+//! This is the editor layer's only contact with the filesystem, behind the [`WorkspaceFiles`] trait
+//! so the features stay testable with an in-memory workspace. The walk uses ripgrep's `ignore`
+//! crate: it honours `.gitignore` (also outside a git repository), `.ignore` and hidden-file rules,
+//! skips files larger than [`Bounds::max_file_bytes`] and binary files (a NUL byte), and stops after
+//! [`Bounds::max_files`] files or [`Bounds::max_total_bytes`] bytes, whichever comes first.
+
+use std::path::{Path, PathBuf};
+
+use lsp_types::Uri;
+
+/// Limits of one workspace search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub max_files: usize,
+    pub max_file_bytes: u64,
+    pub max_total_bytes: u64,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds { max_files: 20_000, max_file_bytes: 1 << 20, max_total_bytes: 256 << 20 }
+    }
+}
+
+/// A source of workspace files. `visit` calls `f(uri, text)` for each file until `f` returns false.
+pub trait WorkspaceFiles {
+    fn visit(&self, f: &mut dyn FnMut(&Uri, &str) -> bool);
+}
+
+/// No workspace (no folders were given).
+impl WorkspaceFiles for () {
+    fn visit(&self, _f: &mut dyn FnMut(&Uri, &str) -> bool) {}
+}
+
+/// Files in memory, for tests.
+impl WorkspaceFiles for Vec<(Uri, String)> {
+    fn visit(&self, f: &mut dyn FnMut(&Uri, &str) -> bool) {
+        for (uri, text) in self {
+            if !f(uri, text) {
+                return;
+            }
+        }
+    }
+}
+
+/// The workspace folders on disk.
+#[derive(Debug, Clone, Default)]
+pub struct FsWorkspace {
+    pub roots: Vec<PathBuf>,
+    pub bounds: Bounds,
+}
+
+impl WorkspaceFiles for FsWorkspace {
+    fn visit(&self, f: &mut dyn FnMut(&Uri, &str) -> bool) {
+        let Some((first, rest)) = self.roots.split_first() else { return };
+        let mut builder = ignore::WalkBuilder::new(first);
+        for root in rest {
+            builder.add(root);
+        }
+        builder
+            .require_git(false)
+            .follow_links(false)
+            .max_filesize(Some(self.bounds.max_file_bytes))
+            .sort_by_file_path(Ord::cmp);
+        let (mut files, mut bytes) = (0usize, 0u64);
+        for entry in builder.build() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    tracing::debug!(%error, "workspace walk: skipped an entry");
+                    continue;
+                }
+            };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                continue;
+            }
+            let Ok(data) = std::fs::read(entry.path()) else { continue };
+            files += 1;
+            bytes += data.len() as u64;
+            if files > self.bounds.max_files || bytes > self.bounds.max_total_bytes {
+                tracing::info!(files, bytes, "workspace search stopped at its bounds");
+                return;
+            }
+            if data.contains(&0) {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&data);
+            if !f(&path_to_uri(entry.path()), &text) {
+                return;
+            }
+        }
+    }
+}
+
+/// `file://` URI of an absolute path, percent-encoding what RFC 3986 does not allow in a path.
+pub fn path_to_uri(path: &Path) -> Uri {
+    let raw = path.to_string_lossy();
+    let mut out = String::from("file://");
+    if !raw.starts_with('/') {
+        out.push('/');
+    }
+    for &b in raw.replace('\\', "/").as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out.parse().expect("a percent-encoded file URI parses")
+}
+
+/// The path of a `file://` URI, or `None` for other schemes.
+pub fn uri_to_path(uri: &Uri) -> Option<PathBuf> {
+    let rest = uri.as_str().strip_prefix("file://")?;
+    let path = rest.find('/').map(|i| &rest[i..])?;
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    Some(PathBuf::from(String::from_utf8_lossy(&out).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_and_paths_round_trip() {
+        let path = Path::new("/w/my dir/ä#1.py");
+        let uri = path_to_uri(path);
+        assert_eq!(uri.as_str(), "file:///w/my%20dir/%C3%A4%231.py");
+        assert_eq!(uri_to_path(&uri).unwrap(), path);
+        assert_eq!(uri_to_path(&"untitled:Untitled-1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn walk_honours_gitignore_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join(".gitignore"), "ignored/\n").unwrap();
+        std::fs::create_dir(root.join("ignored")).unwrap();
+        std::fs::write(root.join("ignored/x.py"), "data/beta").unwrap();
+        std::fs::write(root.join("a.py"), "data/beta").unwrap();
+        std::fs::write(root.join("b.bin"), b"data/beta\0").unwrap();
+        std::fs::write(root.join("c.txt"), "data/alpha").unwrap();
+        let ws = FsWorkspace { roots: vec![root.to_path_buf()], bounds: Bounds::default() };
+        let mut seen = Vec::new();
+        ws.visit(&mut |uri, text| {
+            seen.push((uri_to_path(uri).unwrap().strip_prefix(root).unwrap().to_path_buf(), text.to_string()));
+            true
+        });
+        let names: Vec<_> = seen.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
+        assert_eq!(names, ["a.py", "c.txt"], "hidden, ignored and binary files are skipped");
+
+        let bounded =
+            FsWorkspace { roots: vec![root.to_path_buf()], bounds: Bounds { max_files: 1, ..Bounds::default() } };
+        let mut count = 0;
+        bounded.visit(&mut |_, _| {
+            count += 1;
+            true
+        });
+        assert_eq!(count, 1);
+    }
+}
