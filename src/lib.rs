@@ -12,7 +12,9 @@
 pub mod cli;
 pub mod editor;
 pub mod events;
+pub mod live;
 pub mod log;
 pub mod proto;
+pub mod protocol;
 pub mod sim;
 pub mod state;

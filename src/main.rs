@@ -17,6 +17,10 @@ enum Command {
     Exec(dbl::cli::ExecArgs),
     /// Append a want or taint event (or a cancel of one) to the log by hand.
     Emit(dbl::cli::EmitArgs),
+    /// The daemon: LSP/JSON-RPC on stdio (default), optionally WebSocket on --listen; follows the log live.
+    Serve(dbl::cli::ServeArgs),
+    /// Follow a log in-process and print lineage changes as they land, one line each.
+    Tail(dbl::cli::TailArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +32,8 @@ fn main() -> std::process::ExitCode {
         Command::Status(args) => dbl::cli::status(&args),
         Command::Exec(args) => return report(dbl::cli::exec(&args)),
         Command::Emit(args) => dbl::cli::emit(&args),
+        Command::Serve(args) => return report(dbl::cli::serve(&args)),
+        Command::Tail(args) => dbl::cli::tail(&args),
     };
     report(result.map(|()| std::process::ExitCode::SUCCESS))
 }

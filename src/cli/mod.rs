@@ -2,11 +2,15 @@
 
 mod emit;
 mod exec;
+mod serve;
 mod status;
+mod tail;
 
 pub use emit::{emit, EmitArgs};
 pub use exec::{exec, ExecArgs, JobReport};
+pub use serve::{serve, ServeArgs};
 pub use status::{status, StatusArgs};
+pub use tail::{tail, TailArgs};
 
 use std::path::Path;
 

@@ -8,6 +8,7 @@ mod append;
 mod decode;
 mod encode;
 mod read;
+pub mod tail;
 
 pub use append::{format_for_new_log, now_ms, LogAppender};
 pub use decode::{DecodeError, DecodeErrorKind, Decoder, DEFAULT_MAX_RECORD_BYTES};

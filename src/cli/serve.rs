@@ -1,0 +1,88 @@
+//! `dbl serve`: the daemon. A language server on stdio (the default) and/or a WebSocket server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::live::{Live, LiveOptions};
+use crate::protocol::{self, codec::DEFAULT_MAX_FRAME_BYTES, stdio, ws};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The build event log to follow (binary BEL or JSON lines). It need not exist yet. Without it,
+    /// an LSP client may name one in `initializationOptions.eventLog`.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Serve LSP/JSON-RPC on stdin/stdout. The default; with `--listen`, serve both.
+    #[arg(long)]
+    pub stdio: bool,
+    /// Also serve the same methods over WebSocket on this address (loopback only, e.g. 127.0.0.1:7420;
+    /// port 0 picks a free one, printed on stderr). Without `--stdio`, serves WebSocket only.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Allow `--listen` on a non-loopback address. There is no authentication.
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Poll the log this often (ms), whether or not filesystem notifications arrive.
+    #[arg(long, default_value_t = 250)]
+    pub poll_ms: u64,
+    /// Do not use filesystem notifications: rely on the poll timer alone.
+    #[arg(long)]
+    pub no_notify: bool,
+    /// Largest LSP frame body accepted on stdio, in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_FRAME_BYTES)]
+    pub max_frame_bytes: usize,
+    /// Print every method name the server answers or sends, one per line, and exit.
+    #[arg(long)]
+    pub list_methods: bool,
+}
+
+pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    if args.list_methods {
+        for name in protocol::lsp::all_method_names() {
+            println!("{name}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.poll_ms == 0 {
+        anyhow::bail!("--poll-ms must be at least 1 (got 0)");
+    }
+    let options =
+        LiveOptions { poll: Duration::from_millis(args.poll_ms), notify: !args.no_notify, ..Default::default() };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("dbl-serve").build()?;
+    let code = runtime.block_on(async {
+        let live = Arc::new(Live::new());
+        if let Some(log) = &args.log {
+            let log = std::path::absolute(log).unwrap_or_else(|_| log.clone());
+            live.start(&log, options.clone());
+        }
+        let registry = protocol::registry(live.clone());
+        let _ws = match args.listen {
+            Some(addr) => Some(ws::serve(addr, args.allow_remote, registry.clone()).await?),
+            None => None,
+        };
+        if args.listen.is_some() && !args.stdio {
+            wait_for_termination().await;
+            return anyhow::Ok(0);
+        }
+        let stdio_options = stdio::StdioOptions { live: options, max_frame_bytes: args.max_frame_bytes };
+        let code =
+            stdio::run(tokio::io::stdin(), tokio::io::stdout(), live.clone(), Arc::new(registry), stdio_options).await;
+        live.stop();
+        anyhow::Ok(code)
+    })?;
+    // A pending read of stdin must not hold the process: do not wait for blocking threads.
+    runtime.shutdown_background();
+    Ok(ExitCode::from(code as u8))
+}
+
+async fn wait_for_termination() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+    tracing::info!("terminating");
+}

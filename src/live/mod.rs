@@ -1,0 +1,429 @@
+//! The live state: one ingest thread owns the writing of the [`BuildState`] (tokio-console's
+//! aggregator pattern); queries read it between short write batches; subscribers watch a broadcast of
+//! [`Published`] changes.
+//!
+//! - The ingest thread is the only writer. It applies at most [`APPLY_BATCH`] records per write-lock
+//!   acquisition, so a query waits at most one short batch, even while a large log loads.
+//! - Changes are recorded only after the initial load (a cold load pays nothing for them), resolved to
+//!   names right after each event, and broadcast. The broadcast is bounded: a subscriber that falls
+//!   behind loses the oldest notices and is told so ([`changes::Notice::Lagged`]); ingestion never waits.
+//! - The file is followed by [`crate::log::tail::Tailer`]; a replaced or truncated log is rebuilt from
+//!   its start and subscribers get a `reset` notice once the rebuilt state has caught up.
+//!
+//! Architecture invariant: nothing here knows JSON-RPC or LSP; the protocol layer reads [`Live`].
+
+pub mod changes;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, watch};
+
+use crate::log::tail::{wait_for_wakeup, Poll, Tailer, WakeReason, Wakeups};
+use crate::log::LogRecord;
+use crate::state::BuildState;
+pub use changes::{Notice, Published, SubscribeParams};
+
+/// Records applied per write-lock acquisition.
+pub const APPLY_BATCH: usize = 4096;
+/// Bytes read per tailer poll before the loop looks around (status, progress, stop).
+pub const READ_BUDGET: usize = 4 << 20;
+/// Notices kept for the slowest subscriber before it is told it lagged.
+pub const BROADCAST_CAPACITY: usize = 4096;
+pub const DEFAULT_POLL: Duration = Duration::from_millis(250);
+
+/// How the ingest thread follows the log.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// The poll timer: the longest a change can go unnoticed when notifications are lost.
+    pub poll: Duration,
+    /// Use filesystem notifications as wake-up hints (otherwise the poll timer alone).
+    pub notify: bool,
+    /// Record and publish the changes of the initial load too (for `dbl tail --from-start`).
+    pub publish_initial_load: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions { poll: DEFAULT_POLL, notify: true, publish_initial_load: false }
+    }
+}
+
+/// What the ingest thread reports about the log, besides the state itself.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TailStatus {
+    pub log_path: Option<String>,
+    pub format: Option<&'static str>,
+    /// The initial load (or a rebuild after a reset) has not reached the end of the file yet.
+    pub loading: bool,
+    /// The file does not exist (yet).
+    pub waiting_for_file: bool,
+    pub bytes_consumed: u64,
+    pub pending_bytes: u64,
+    /// File size at the last poll.
+    pub file_bytes: u64,
+    pub last_error: Option<LastError>,
+    /// The last I/O error reading the log (other than "not found"), retried on every tick.
+    pub io_error: Option<String>,
+    /// Times the log was replaced or truncated and the state rebuilt.
+    pub resets: u64,
+    /// Whether filesystem notifications are in use (else polling only).
+    pub notify: bool,
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LastError {
+    pub message: String,
+    pub offset: u64,
+    pub line: Option<u64>,
+}
+
+/// The shared live state. Create one, [`Live::start`] it on a log, read it from any task.
+pub struct Live {
+    state: Arc<RwLock<BuildState>>,
+    status: watch::Sender<TailStatus>,
+    published: broadcast::Sender<Arc<Published>>,
+    ingest: Mutex<Option<Ingest>>,
+}
+
+struct Ingest {
+    stop: Arc<AtomicBool>,
+    wake: mpsc::SyncSender<WakeReason>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live::new()
+    }
+}
+
+impl Live {
+    /// An empty state not following any log yet.
+    pub fn new() -> Live {
+        Live {
+            state: Arc::new(RwLock::new(BuildState::new())),
+            status: watch::channel(TailStatus::default()).0,
+            published: broadcast::channel(BROADCAST_CAPACITY).0,
+            ingest: Mutex::new(None),
+        }
+    }
+
+    /// Starts following `path` on a dedicated thread. Returns `false` (and does nothing) if a log is
+    /// already being followed.
+    pub fn start(&self, path: &Path, options: LiveOptions) -> bool {
+        let mut ingest = self.ingest.lock().unwrap_or_else(|e| e.into_inner());
+        if ingest.is_some() {
+            return false;
+        }
+        let (wake_tx, wake_rx) = mpsc::sync_channel(1);
+        let wakeups = if options.notify { Wakeups::watch(path, wake_tx.clone()) } else { Wakeups::none() };
+        self.status.send_modify(|s| {
+            s.log_path = Some(path.display().to_string());
+            s.loading = true;
+            s.notify = wakeups.is_watching();
+            s.poll_ms = options.poll.as_millis() as u64;
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            tailer: Tailer::new(path),
+            options,
+            state: self.state.clone(),
+            status: self.status.clone(),
+            published: self.published.clone(),
+            stop: stop.clone(),
+            _wakeups: wakeups,
+        };
+        let thread = std::thread::Builder::new()
+            .name("dbl-ingest".into())
+            .spawn(move || worker.run(wake_rx))
+            .expect("spawning the ingest thread");
+        *ingest = Some(Ingest { stop, wake: wake_tx, thread: Some(thread) });
+        true
+    }
+
+    /// Whether [`Live::start`] was called.
+    pub fn is_started(&self) -> bool {
+        self.ingest.lock().unwrap_or_else(|e| e.into_inner()).is_some()
+    }
+
+    /// Stops the ingest thread and waits for it (it finishes its current batch first).
+    pub fn stop(&self) {
+        let ingest = self.ingest.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut ingest) = ingest {
+            ingest.stop.store(true, Ordering::SeqCst);
+            let _ = ingest.wake.try_send(WakeReason::Stop);
+            if let Some(thread) = ingest.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// A consistent snapshot of the state for as long as the guard lives. Keep it short: the ingest
+    /// thread waits for it.
+    pub fn read(&self) -> RwLockReadGuard<'_, BuildState> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The tail status as of the last applied batch.
+    pub fn tail_status(&self) -> TailStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Watches the tail status (progress while loading, errors).
+    pub fn watch_status(&self) -> watch::Receiver<TailStatus> {
+        self.status.subscribe()
+    }
+
+    /// A receiver of everything published from now on, and the id of the last event already in the
+    /// state: notices for events up to that id may still arrive and are to be skipped.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<Published>>, Option<u64>) {
+        let state = self.read();
+        let rx = self.published.subscribe();
+        (rx, state.last_event().map(|s| s.event_id))
+    }
+
+    /// Waits (polling, for tests and tools) until the state satisfies `ready` or `timeout` passes.
+    pub fn wait_until(&self, timeout: Duration, ready: impl Fn(&BuildState, &TailStatus) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if ready(&self.read(), &self.tail_status()) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The ingest thread: the only writer of the state.
+struct Worker {
+    tailer: Tailer,
+    options: LiveOptions,
+    state: Arc<RwLock<BuildState>>,
+    status: watch::Sender<TailStatus>,
+    published: broadcast::Sender<Arc<Published>>,
+    stop: Arc<AtomicBool>,
+    _wakeups: Wakeups,
+}
+
+impl Worker {
+    fn write(&self) -> RwLockWriteGuard<'_, BuildState> {
+        self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn run(mut self, wake: mpsc::Receiver<WakeReason>) {
+        let path = self.tailer.path().to_path_buf();
+        let mut loading = true;
+        let mut load_started = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut pending_reset: Option<&'static str> = None;
+        let mut said_waiting = false;
+        self.write().set_recording(self.options.publish_initial_load);
+        let mut batch: Vec<LogRecord> = Vec::new();
+        while !self.stop.load(Ordering::SeqCst) {
+            batch.clear();
+            let polled = self.tailer.poll(READ_BUDGET, &mut |record| batch.push(record));
+            let mut read_more = false;
+            match polled {
+                Err(e) => {
+                    let message = format!("cannot read {}: {e}", path.display());
+                    if self.status.borrow().io_error.as_deref() != Some(message.as_str()) {
+                        tracing::warn!("{message}; retrying");
+                    }
+                    self.status.send_modify(|s| s.io_error = Some(message));
+                }
+                Ok(Poll::Missing) => {
+                    if !said_waiting {
+                        tracing::info!("waiting for {} to appear", path.display());
+                        said_waiting = true;
+                    }
+                    if loading {
+                        // Nothing to load: whatever appears from now on is news.
+                        loading = false;
+                        self.write().set_recording(true);
+                    }
+                    self.status.send_modify(|s| {
+                        s.waiting_for_file = true;
+                        s.loading = false;
+                    });
+                }
+                Ok(Poll::Reset(reason)) => {
+                    tracing::warn!("{} was {}: rebuilding the state from its start", path.display(), reason.name());
+                    {
+                        let mut state = self.write();
+                        *state = BuildState::new();
+                        state.set_recording(self.options.publish_initial_load);
+                    }
+                    loading = true;
+                    load_started = Instant::now();
+                    pending_reset = Some(reason.name());
+                    self.status.send_modify(|s| {
+                        s.loading = true;
+                        s.resets += 1;
+                        s.last_error = None;
+                        s.bytes_consumed = 0;
+                        s.pending_bytes = 0;
+                    });
+                    read_more = true;
+                }
+                Ok(Poll::Read(read)) => {
+                    said_waiting = false;
+                    self.apply(&batch);
+                    let format = self.tailer.format().map(|f| f.name());
+                    let (consumed, pending) = (self.tailer.consumed_bytes(), self.tailer.pending_bytes());
+                    if let Some(error) = &read.new_error {
+                        tracing::error!(
+                            "{}: {error}; serving the state before it until the log is replaced or truncated",
+                            path.display()
+                        );
+                        let _ = self.published.send(Arc::new(Published::LogError {
+                            message: error.to_string(),
+                            offset: error.offset,
+                            line: error.line,
+                        }));
+                    }
+                    let finished_loading = loading && read.at_end;
+                    if finished_loading {
+                        loading = false;
+                        let (events, last_event_id) = {
+                            let mut state = self.write();
+                            state.set_recording(true);
+                            (state.events_applied(), state.last_event().map(|s| s.event_id))
+                        };
+                        let secs = load_started.elapsed().as_secs_f64();
+                        tracing::info!(
+                            "loaded {} events ({} bytes) from {} in {:.3}s",
+                            events,
+                            consumed,
+                            path.display(),
+                            secs
+                        );
+                        if let Some(reason) = pending_reset.take() {
+                            let _ = self.published.send(Arc::new(Published::Reset {
+                                reason: reason.to_string(),
+                                last_event_id,
+                                events_applied: events,
+                            }));
+                        }
+                    } else if loading && last_progress.elapsed() >= Duration::from_secs(1) {
+                        last_progress = Instant::now();
+                        let pct = 100.0 * consumed as f64 / read.file_len.max(1) as f64;
+                        tracing::info!(
+                            "loading {}: {:.0}% ({} of {} bytes)",
+                            path.display(),
+                            pct.min(100.0),
+                            consumed,
+                            read.file_len
+                        );
+                    }
+                    let error = read.new_error.as_ref().map(|e| LastError {
+                        message: e.to_string(),
+                        offset: e.offset,
+                        line: e.line,
+                    });
+                    self.status.send_modify(|s| {
+                        s.format = format;
+                        s.loading = loading;
+                        s.waiting_for_file = false;
+                        s.bytes_consumed = consumed;
+                        s.pending_bytes = pending;
+                        s.file_bytes = read.file_len.max(consumed + pending);
+                        s.io_error = None;
+                        if error.is_some() {
+                            s.last_error = error;
+                        }
+                    });
+                    read_more = !read.at_end;
+                }
+            }
+            if !read_more && !wait_for_wakeup(&wake, self.options.poll) {
+                break;
+            }
+        }
+    }
+
+    /// Applies records in short write-locked batches, publishing what changed when recording.
+    fn apply(&self, records: &[LogRecord]) {
+        for chunk in records.chunks(APPLY_BATCH) {
+            let mut notices = Vec::new();
+            {
+                let mut state = self.write();
+                for record in chunk {
+                    state.apply(&record.event, record.offset);
+                    let changes = state.take_changes();
+                    if !changes.is_empty() {
+                        notices.push(changes::resolve_event(&state, record.event.event_id, record.offset, changes));
+                    }
+                }
+            }
+            for notice in notices {
+                // No receivers is fine: nobody is subscribed.
+                let _ = self.published.send(Arc::new(notice));
+            }
+        }
+    }
+}
+
+/// Where a path given on the command line or by an editor points, made absolute against `base`.
+pub fn resolve_log_path(path: &str, base: Option<&Path>) -> PathBuf {
+    let path = PathBuf::from(path);
+    match base {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::{EventWriter, LogFormat};
+
+    #[test]
+    fn follows_a_log_and_publishes_changes_after_the_initial_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("demo.bel");
+        let events = crate::events::demo_events();
+        let mut writer = EventWriter::append_to(&path, LogFormat::Binary).unwrap();
+        for e in &events[..5] {
+            writer.write(e).unwrap();
+        }
+        writer.flush().unwrap();
+        let live = Live::new();
+        let options = LiveOptions { poll: Duration::from_millis(10), ..Default::default() };
+        assert!(live.start(&path, options.clone()));
+        assert!(!live.start(&path, options), "a second start is refused");
+        assert!(live.wait_until(Duration::from_secs(10), |s, t| s.events_applied() == 5 && !t.loading));
+        let (mut rx, last) = live.subscribe();
+        assert_eq!(last, Some(5));
+        for e in &events[5..] {
+            writer.write(e).unwrap();
+        }
+        writer.flush().unwrap();
+        let n = events.len() as u64;
+        assert!(live.wait_until(Duration::from_secs(10), |s, _| s.events_applied() == n));
+        let mut ids = Vec::new();
+        while let Ok(p) = rx.try_recv() {
+            ids.extend(p.event_id());
+        }
+        assert_eq!(ids.first(), Some(&6));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(live.read().digest(), crate::cli::load_state(&path).unwrap().0.digest());
+        live.stop();
+    }
+}

@@ -1,0 +1,299 @@
+//! The protocol layer: the only part of `dbl` that knows JSON-RPC, LSP and the wire names of fields.
+//!
+//! Every `databuild/*` method is defined once, in the [`registry`] (a jsonrpsee [`RpcModule`]), and
+//! both transports dispatch to it: the WebSocket server ([`ws`]) serves the module as is; the stdio
+//! language server ([`stdio`]) hands each `databuild/*` request to `RpcModule::raw_json_request`.
+//! The transports are thin: framing ([`codec`]) and the LSP lifecycle ([`lsp`]) are separate from
+//! the dispatch, which tests drive without pipes.
+
+pub mod codec;
+pub mod lsp;
+pub mod stdio;
+mod views;
+pub mod ws;
+
+use std::sync::Arc;
+
+use jsonrpsee::core::server::{PendingSubscriptionSink, SubscriptionMessage};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use jsonrpsee::RpcModule;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+
+use crate::live::{Live, Notice, Published, SubscribeParams};
+
+/// JSON-RPC error codes. The first five are the standard ones; `NOT_FOUND` is `dbl`'s own.
+pub mod codes {
+    pub const PARSE_ERROR: i32 = -32700;
+    pub const INVALID_REQUEST: i32 = -32600;
+    pub const METHOD_NOT_FOUND: i32 = -32601;
+    pub const INVALID_PARAMS: i32 = -32602;
+    pub const INTERNAL_ERROR: i32 = -32603;
+    /// LSP: a request other than `initialize` before `initialize`.
+    pub const SERVER_NOT_INITIALIZED: i32 = -32002;
+    /// LSP: the request was cancelled by `$/cancelRequest`.
+    pub const REQUEST_CANCELLED: i32 = -32800;
+    /// No such want / job run / partition: `data` is `{"kind": "want"|"jobRun"|"partition", "id": ...}`.
+    pub const NOT_FOUND: i32 = -32004;
+}
+
+pub const SUBSCRIBE: &str = "databuild/subscribe";
+pub const UNSUBSCRIBE: &str = "databuild/unsubscribe";
+/// The notification a subscription produces (on both transports).
+pub const LINEAGE_CHANGED: &str = "databuild/lineageChanged";
+/// Notices a subscriber may fall behind by before it is sent a `lagged` notice.
+pub const SUBSCRIPTION_BUFFER: usize = 1024;
+
+/// The registry: every `databuild/*` method, over the shared live state.
+pub type Registry = RpcModule<Arc<Live>>;
+
+/// Builds the method registry over `live`.
+pub fn registry(live: Arc<Live>) -> Registry {
+    let mut module = RpcModule::new(live);
+    module
+        .register_method("databuild/status", |params, live, _| {
+            no_params(&params)?;
+            Ok::<_, ErrorObjectOwned>(status(live))
+        })
+        .expect("method names are unique");
+    views::register(&mut module);
+    module
+        .register_subscription(SUBSCRIBE, LINEAGE_CHANGED, UNSUBSCRIBE, |params, pending, live, _| async move {
+            subscribe(params, pending, Arc::clone(&live)).await
+        })
+        .expect("method names are unique");
+    module
+}
+
+/// Every method name the registry answers, sorted (for `dbl serve --list-methods` and the docs test).
+pub fn method_names() -> Vec<&'static str> {
+    let module = registry(Arc::new(Live::new()));
+    let mut names: Vec<&'static str> = module.method_names().collect();
+    names.sort_unstable();
+    names
+}
+
+/// `databuild/status`.
+pub fn status(live: &Live) -> Value {
+    let tail = live.tail_status();
+    let state = live.read();
+    let recent: Vec<Value> = state
+        .diagnostics()
+        .iter()
+        .rev()
+        .take(10)
+        .rev()
+        .map(|d| json!({"eventId": d.event_id, "offset": d.offset, "message": d.message}))
+        .collect();
+    json!({
+        "logPath": tail.log_path,
+        "format": tail.format,
+        "loading": tail.loading,
+        "waitingForFile": tail.waiting_for_file,
+        "eventsApplied": state.events_applied(),
+        "lastEventId": state.last_event().map(|e| e.event_id),
+        "bytesConsumed": tail.bytes_consumed,
+        "pendingBytes": tail.pending_bytes,
+        "fileBytes": tail.file_bytes,
+        "lastError": tail.last_error,
+        "ioError": tail.io_error,
+        "resets": tail.resets,
+        "diagnosticCount": state.diagnostic_count(),
+        "recentDiagnostics": recent,
+        "counts": {
+            "wants": state.want_count(), "jobRuns": state.job_run_count(),
+            "partitions": state.partition_count(), "refs": state.ref_count(), "taints": state.taint_count(),
+        },
+        "digest": state.digest(),
+        "tail": { "notify": tail.notify, "pollMs": tail.poll_ms },
+    })
+}
+
+/// A -32602 error whose message names what is wrong.
+pub fn bad_params(message: impl Into<String>, field: Option<&str>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::INVALID_PARAMS, message, field.map(|f| json!({ "field": f })))
+}
+
+/// A -32004 error for a want / job run / partition that is not in the log.
+pub fn not_found(kind: &str, id: &str) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(codes::NOT_FOUND, format!("no such {kind}: {id}"), Some(json!({ "kind": kind, "id": id })))
+}
+
+/// Parses named params (a JSON object; absent means `{}`) into `T`, naming the bad field on error.
+pub fn parse_params<T: DeserializeOwned>(params: &Params) -> Result<T, ErrorObjectOwned> {
+    let text = params.as_str().unwrap_or("{}");
+    let value: Value = serde_json::from_str(text).map_err(|e| bad_params(format!("params: {e}"), None))?;
+    let value = match value {
+        Value::Null => json!({}),
+        Value::Object(_) => value,
+        Value::Array(_) => return Err(bad_params("params must be an object with named fields, not an array", None)),
+        other => return Err(bad_params(format!("params must be an object, not {other}"), None)),
+    };
+    // One top-level field per line, so a type error's line number says which field it is in.
+    let fields = value.as_object().expect("checked above");
+    let mut text = String::from("{\n");
+    for (i, (key, field)) in fields.iter().enumerate() {
+        if i > 0 {
+            text.push_str(",\n");
+        }
+        text.push_str(&Value::String(key.clone()).to_string());
+        text.push(':');
+        text.push_str(&field.to_string());
+    }
+    text.push_str("\n}");
+    serde_json::from_str(&text).map_err(|e| {
+        let message = strip_position(&e.to_string());
+        let field = if message.starts_with("missing field")
+            || message.starts_with("unknown field")
+            || message.starts_with("duplicate field")
+        {
+            field_in_serde_message(&message)
+        } else {
+            e.line().checked_sub(2).and_then(|i| fields.keys().nth(i)).cloned()
+        };
+        let text = match &field {
+            Some(field) if !message.contains(&format!("`{field}`")) => format!("invalid params: `{field}`: {message}"),
+            _ => format!("invalid params: {message}"),
+        };
+        bad_params(text, field.as_deref())
+    })
+}
+
+/// serde_json appends " at line L column C", meaningless for the caller's JSON.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// serde names the field in backquotes: "missing field `wantId`", "unknown field `ref`, expected ...".
+fn field_in_serde_message(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+fn no_params(params: &Params) -> Result<(), ErrorObjectOwned> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct None_ {}
+    parse_params::<None_>(params).map(|_| ())
+}
+
+fn raw(notice: &Notice) -> SubscriptionMessage {
+    serde_json::value::to_raw_value(notice).expect("notices always serialize").into()
+}
+
+/// `databuild/subscribe`: first a `subscribed` notice, then the matching changes as they land.
+async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, live: Arc<Live>) {
+    let filter: SubscribeParams = match parse_params(&params) {
+        Ok(filter) => filter,
+        Err(error) => return pending.reject(error).await,
+    };
+    let (mut rx, last_event_id) = live.subscribe();
+    let loading = live.tail_status().loading;
+    let Ok(sink) = pending.accept().await else { return };
+    if sink.send(raw(&Notice::Subscribed { last_event_id, loading })).await.is_err() {
+        return;
+    }
+    // Notices for events already in the snapshot the subscriber was told about are skipped.
+    let mut skip_upto = last_event_id;
+    loop {
+        let next = tokio::select! {
+            _ = sink.closed() => return,
+            next = rx.recv() => next,
+        };
+        let published: Arc<Published> = match next {
+            Ok(published) => published,
+            Err(RecvError::Closed) => return,
+            Err(RecvError::Lagged(missed)) => {
+                // The oldest retained notice is there now: tell the subscriber where it resumes.
+                let resumed = match rx.try_recv() {
+                    Ok(p) => Some(p),
+                    Err(TryRecvError::Lagged(_)) | Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Closed) => return,
+                };
+                let resync_from_event_id = resumed.as_ref().and_then(|p| p.event_id());
+                let message = format!(
+                    "this subscriber fell behind and {missed} notices were dropped; query again, \
+                     then apply changes from event {} on",
+                    resync_from_event_id.map_or_else(|| "(next)".to_string(), |id| id.to_string())
+                );
+                let lagged = Notice::Lagged { missed, resync_from_event_id, message };
+                if sink.send(raw(&lagged)).await.is_err() {
+                    return;
+                }
+                skip_upto = None;
+                match resumed {
+                    Some(p) => p,
+                    None => continue,
+                }
+            }
+        };
+        if let Published::Reset { .. } = *published {
+            skip_upto = None;
+        }
+        if let (Some(id), Some(skip)) = (published.event_id(), skip_upto) {
+            if id <= skip {
+                continue;
+            }
+            skip_upto = None;
+        }
+        if let Some(notice) = published.notice_for(&filter) {
+            if sink.send(raw(&notice)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn registry_answers_status_and_names_bad_params() {
+        let module = registry(Arc::new(Live::new()));
+        let (response, _) =
+            module.raw_json_request(r#"{"jsonrpc":"2.0","id":1,"method":"databuild/status"}"#, 1).await.unwrap();
+        let response: Value = serde_json::from_str(response.get()).unwrap();
+        assert_eq!(response["result"]["eventsApplied"], 0, "{response}");
+        let (response, _) = module
+            .raw_json_request(r#"{"jsonrpc":"2.0","id":2,"method":"databuild/subscribe","params":{"ref":"x"}}"#, 1)
+            .await
+            .unwrap();
+        let response: Value = serde_json::from_str(response.get()).unwrap();
+        assert_eq!(response["error"]["code"], codes::INVALID_PARAMS, "{response}");
+        assert_eq!(response["error"]["data"]["field"], "ref", "{response}");
+        let (response, _) =
+            module.raw_json_request(r#"{"jsonrpc":"2.0","id":3,"method":"databuild/nope"}"#, 1).await.unwrap();
+        let response: Value = serde_json::from_str(response.get()).unwrap();
+        assert_eq!(response["error"]["code"], codes::METHOD_NOT_FOUND);
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        struct P {
+            want_id: String,
+            depth: Option<u32>,
+        }
+        let params = Params::new(Some(r#"{"wantId":"W","depth":"deep"}"#));
+        let error = parse_params::<P>(&params).unwrap_err();
+        assert_eq!(error.data().map(|d| d.get()), Some(r#"{"field":"depth"}"#));
+        assert!(error.message().contains("`depth`: invalid type: string \"deep\""), "{}", error.message());
+        let error = parse_params::<P>(&Params::new(Some("{}"))).unwrap_err();
+        assert_eq!(error.message(), "invalid params: missing field `wantId`");
+    }
+
+    #[test]
+    fn serde_field_names_are_found() {
+        assert_eq!(field_in_serde_message("missing field `wantId`").as_deref(), Some("wantId"));
+        assert_eq!(field_in_serde_message("unknown field `ref`, expected `refs`").as_deref(), Some("ref"));
+        assert_eq!(field_in_serde_message("invalid type: string"), None);
+    }
+}
