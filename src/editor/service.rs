@@ -114,9 +114,26 @@ impl EditorService {
             }
         }
         self.workspace.roots = roots;
+        self.exclude_event_log();
         self.code_lens_refresh =
             params.pointer("/capabilities/workspace/codeLens/refreshSupport").and_then(Value::as_bool).unwrap_or(false);
         Ok(())
+    }
+
+    /// Keeps the configured event log out of workspace searches (resolved like the daemon does:
+    /// relative to the first workspace folder).
+    fn exclude_event_log(&mut self) {
+        self.workspace.exclude = match &self.config.event_log {
+            Some(log) => {
+                let path = PathBuf::from(log);
+                let path = match self.workspace.roots.first() {
+                    Some(root) if path.is_relative() => root.join(path),
+                    _ => path,
+                };
+                vec![path]
+            }
+            None => Vec::new(),
+        };
     }
 
     pub fn code_lens_refresh_supported(&self) -> bool {
@@ -163,6 +180,7 @@ impl EditorService {
                     .map_err(|m| EditorError::invalid_params(format!("workspace/didChangeConfiguration: {m}")))?;
                 if self.config.event_log != before.0 {
                     effects.event_log = Some(self.config.event_log.clone());
+                    self.exclude_event_log();
                 }
                 effects.refresh_code_lenses = self.config.ref_patterns != before.1;
             }

@@ -4,9 +4,13 @@
 //! so the features stay testable with an in-memory workspace. The walk uses ripgrep's `ignore`
 //! crate: it honours `.gitignore` (also outside a git repository), `.ignore` and hidden-file rules,
 //! skips files larger than [`Bounds::max_file_bytes`] and binary files (a NUL byte), and stops after
-//! [`Bounds::max_files`] files or [`Bounds::max_total_bytes`] bytes, whichever comes first.
+//! [`Bounds::max_files`] files, [`Bounds::max_total_bytes`] bytes or [`Bounds::max_duration`],
+//! whichever comes first. Build event logs are skipped (they name every ref): the configured
+//! `eventLog` by path, and any file whose first line looks like a JSON-lines BEL record. (The daemon answers editor requests on a snapshot of the state, so a
+//! search must stay short: the time bound caps how long it can hold that snapshot.)
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use lsp_types::Uri;
 
@@ -16,11 +20,17 @@ pub struct Bounds {
     pub max_files: usize,
     pub max_file_bytes: u64,
     pub max_total_bytes: u64,
+    pub max_duration: Duration,
 }
 
 impl Default for Bounds {
     fn default() -> Self {
-        Bounds { max_files: 20_000, max_file_bytes: 1 << 20, max_total_bytes: 256 << 20 }
+        Bounds {
+            max_files: 20_000,
+            max_file_bytes: 1 << 20,
+            max_total_bytes: 64 << 20,
+            max_duration: Duration::from_millis(1500),
+        }
     }
 }
 
@@ -50,6 +60,17 @@ impl WorkspaceFiles for Vec<(Uri, String)> {
 pub struct FsWorkspace {
     pub roots: Vec<PathBuf>,
     pub bounds: Bounds,
+    /// Files never searched (the event log being served).
+    pub exclude: Vec<PathBuf>,
+}
+
+/// Whether `text` starts like a JSON-lines build event log.
+pub fn looks_like_event_log(text: &str) -> bool {
+    let head = &text[..text.len().min(512)];
+    let first = head.lines().next().unwrap_or("");
+    first.trim_start().starts_with('{')
+        && first.contains("\"timestamp\"")
+        && (first.contains("\"eventId\"") || first.contains("\"event_id\""))
 }
 
 impl WorkspaceFiles for FsWorkspace {
@@ -64,7 +85,7 @@ impl WorkspaceFiles for FsWorkspace {
             .follow_links(false)
             .max_filesize(Some(self.bounds.max_file_bytes))
             .sort_by_file_path(Ord::cmp);
-        let (mut files, mut bytes) = (0usize, 0u64);
+        let (mut files, mut bytes, started) = (0usize, 0u64, Instant::now());
         for entry in builder.build() {
             let entry = match entry {
                 Ok(entry) => entry,
@@ -76,10 +97,16 @@ impl WorkspaceFiles for FsWorkspace {
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 continue;
             }
+            if self.exclude.iter().any(|p| p == entry.path()) {
+                continue;
+            }
             let Ok(data) = std::fs::read(entry.path()) else { continue };
             files += 1;
             bytes += data.len() as u64;
-            if files > self.bounds.max_files || bytes > self.bounds.max_total_bytes {
+            if files > self.bounds.max_files
+                || bytes > self.bounds.max_total_bytes
+                || started.elapsed() > self.bounds.max_duration
+            {
                 tracing::info!(files, bytes, "workspace search stopped at its bounds");
                 return;
             }
@@ -87,6 +114,9 @@ impl WorkspaceFiles for FsWorkspace {
                 continue;
             }
             let text = String::from_utf8_lossy(&data);
+            if looks_like_event_log(&text) {
+                continue;
+            }
             if !f(&path_to_uri(entry.path()), &text) {
                 return;
             }
@@ -155,17 +185,22 @@ mod tests {
         std::fs::write(root.join("a.py"), "data/beta").unwrap();
         std::fs::write(root.join("b.bin"), b"data/beta\0").unwrap();
         std::fs::write(root.join("c.txt"), "data/alpha").unwrap();
-        let ws = FsWorkspace { roots: vec![root.to_path_buf()], bounds: Bounds::default() };
+        std::fs::write(root.join("d.jsonl"), "{\"timestamp\":\"1\",\"eventId\":\"1\",\"wantCreateV1\":{}}\n").unwrap();
+        std::fs::write(root.join("e.bel"), "data/beta").unwrap();
+        let ws = FsWorkspace {
+            roots: vec![root.to_path_buf()],
+            bounds: Bounds::default(),
+            exclude: vec![root.join("e.bel")],
+        };
         let mut seen = Vec::new();
         ws.visit(&mut |uri, text| {
             seen.push((uri_to_path(uri).unwrap().strip_prefix(root).unwrap().to_path_buf(), text.to_string()));
             true
         });
         let names: Vec<_> = seen.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
-        assert_eq!(names, ["a.py", "c.txt"], "hidden, ignored and binary files are skipped");
+        assert_eq!(names, ["a.py", "c.txt"], "hidden, ignored, binary and event log files are skipped");
 
-        let bounded =
-            FsWorkspace { roots: vec![root.to_path_buf()], bounds: Bounds { max_files: 1, ..Bounds::default() } };
+        let bounded = FsWorkspace { bounds: Bounds { max_files: 1, ..Bounds::default() }, ..ws.clone() };
         let mut count = 0;
         bounded.visit(&mut |_, _| {
             count += 1;
