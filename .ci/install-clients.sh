@@ -47,7 +47,7 @@ npm_ci() {
 
 code_server() {
   if [ -x "$CODE_SERVER_DIR/node_modules/.bin/code-server" ] &&
-    [ "$("$CODE_SERVER_DIR/node_modules/.bin/code-server" --version 2>/dev/null | head -1 | cut -d' ' -f1)" = "$CODE_SERVER_VERSION" ]; then
+    "$CODE_SERVER_DIR/node_modules/.bin/code-server" --version 2>/dev/null | grep -q "^$CODE_SERVER_VERSION "; then
     step "code-server $CODE_SERVER_VERSION already installed in $CODE_SERVER_DIR"
     return
   fi
