@@ -102,6 +102,15 @@ test('dbl serve --stdio answers a real LSP client', { timeout: 60000 }, async ()
     assert.match(hover.contents.value, /\*\*Upstream\*\* \(1\): `data\/alpha` External/);
     assert.deepEqual(hover.range, { start: { line: 1, character: 25 }, end: { line: 1, character: 34 } });
 
+    // Round trip of a hover over stdio, sequentially (reported, not asserted: the box is shared).
+    const rounds = 200;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < rounds; i++) {
+      await connection.sendRequest(HoverRequest.type, { textDocument: { uri }, position: { line: 1, character: 27 } });
+    }
+    const micros = Number(process.hrtime.bigint() - t0) / 1000 / rounds;
+    console.log(`hover round trip over stdio: ${micros.toFixed(0)} µs mean over ${rounds} sequential requests`);
+
     const lenses = await connection.sendRequest(CodeLensRequest.type, { textDocument: { uri } });
     assert.deepEqual(
       lenses.map((l) => [l.range.start.line, l.command.title]),
