@@ -4,6 +4,8 @@
 //! - [`proto`]: the BEL's event model, generated from `proto/databuild.proto`;
 //! - [`log`]: bytes ⇄ events (incremental decoding, format sniffing, encoding);
 //! - [`state`]: events → [`state::BuildState`] (no I/O, no JSON-RPC);
+//! - [`views`]: pure queries over a `BuildState` (fulfillment, lineage, details, lists);
+//! - [`render`]: views as trees, Graphviz, Mermaid or JSON;
 //! - [`sim`]: synthetic but realistic BELs for tests and benchmarks;
 //! - [`cli`]: the `dbl` subcommands, small functions over the layers above.
 //!
@@ -16,5 +18,7 @@ pub mod live;
 pub mod log;
 pub mod proto;
 pub mod protocol;
+pub mod render;
 pub mod sim;
 pub mod state;
+pub mod views;

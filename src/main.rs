@@ -21,6 +21,22 @@ enum Command {
     Serve(dbl::cli::ServeArgs),
     /// Follow a log in-process and print lineage changes as they land, one line each.
     Tail(dbl::cli::TailArgs),
+    /// The work done to fulfill a want: its runs (retries collapsed), what they read, derivative wants.
+    Want(dbl::cli::WantArgs),
+    /// The partition ↔ job run graph around a partition instance, upstream and downstream.
+    Lineage(dbl::cli::LineageArgs),
+    /// One job run: its wants, reads and writes with UUIDs, status history, derivative wants.
+    JobRun(dbl::cli::JobRunArgs),
+    /// One partition instance (by UUID) or a ref's current instance and instance history.
+    Partition(dbl::cli::PartitionArgs),
+    /// A page of wants, with filters.
+    Wants(dbl::cli::ListArgs),
+    /// A page of job runs, with filters.
+    JobRuns(dbl::cli::ListArgs),
+    /// A page of partition instances, with filters.
+    Partitions(dbl::cli::ListArgs),
+    /// Write the embedded example log and show the three views of it.
+    Demo(dbl::cli::DemoArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -34,6 +50,14 @@ fn main() -> std::process::ExitCode {
         Command::Emit(args) => dbl::cli::emit(&args),
         Command::Serve(args) => return report(dbl::cli::serve(&args)),
         Command::Tail(args) => dbl::cli::tail(&args),
+        Command::Want(args) => dbl::cli::want(&args),
+        Command::Lineage(args) => dbl::cli::lineage(&args),
+        Command::JobRun(args) => dbl::cli::job_run(&args),
+        Command::Partition(args) => dbl::cli::partition(&args),
+        Command::Wants(args) => dbl::cli::list_wants(&args),
+        Command::JobRuns(args) => dbl::cli::list_job_runs(&args),
+        Command::Partitions(args) => dbl::cli::list_partitions(&args),
+        Command::Demo(args) => dbl::cli::demo(&args),
     };
     report(result.map(|()| std::process::ExitCode::SUCCESS))
 }

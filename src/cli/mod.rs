@@ -5,12 +5,17 @@ mod exec;
 mod serve;
 mod status;
 mod tail;
+mod views;
 
 pub use emit::{emit, EmitArgs};
 pub use exec::{exec, ExecArgs, JobReport};
 pub use serve::{serve, ServeArgs};
 pub use status::{status, StatusArgs};
 pub use tail::{tail, TailArgs};
+pub use views::{
+    demo, demo_text, job_run, lineage, list_job_runs, list_partitions, list_wants, partition, use_color, want,
+    write_demo_log, DemoArgs, JobRunArgs, LineageArgs, ListArgs, PartitionArgs, ViewOptions, WantArgs,
+};
 
 use std::path::Path;
 
