@@ -215,7 +215,7 @@ pub fn demo_text(state: &BuildState, log: &str, color: bool) -> anyhow::Result<S
         "Wrote the example build event log ({} events) to {log}\n\
          Story: want W-001 asks for data/gamma. Its first run JR-123 stops on a missing input\n\
          (data/beta), which spawns the derivative want W-002; JR-456 builds data/beta from the\n\
-         external source data/alpha; the retry JR-789 then builds data/gamma from both.\n\n",
+         external source data/alpha; the retry JR-789 then builds data/gamma from both.\n",
         state.events_applied()
     ));
     let fulfillment =
@@ -243,7 +243,7 @@ pub fn demo_text(state: &BuildState, log: &str, color: bool) -> anyhow::Result<S
 }
 
 fn section(out: &mut String, question: &str, command: &str) {
-    out.push_str(&format!("── {question}\n   $ {command}\n\n"));
+    out.push_str(&format!("\n── {question}\n   $ {command}\n\n"));
 }
 
 fn load(path: &Path) -> anyhow::Result<BuildState> {
