@@ -190,6 +190,12 @@ impl Live {
         (rx, state.last_event().map(|s| s.event_id))
     }
 
+    /// Changes the tail status by hand, for protocol tests that need a state the log cannot give quickly.
+    #[doc(hidden)]
+    pub fn status_for_test(&self, change: impl FnOnce(&mut TailStatus)) {
+        self.status.send_modify(change);
+    }
+
     /// Waits (polling, for tests and tools) until the state satisfies `ready` or `timeout` passes.
     pub fn wait_until(&self, timeout: Duration, ready: impl Fn(&BuildState, &TailStatus) -> bool) -> bool {
         let deadline = Instant::now() + timeout;

@@ -559,3 +559,82 @@ async fn refresh_code_lenses(live: Arc<Live>, client: Client, editor: Arc<Editor
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(registry: Registry, live: Arc<Live>) -> (Session, mpsc::Receiver<String>) {
+        let (tx, rx) = mpsc::channel(64);
+        (Session::new(live, Arc::new(registry), tx, StdioOptions::default()), rx)
+    }
+
+    async fn next(rx: &mut mpsc::Receiver<String>) -> Value {
+        let text = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a message").unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    async fn initialize(s: &mut Session, rx: &mut mpsc::Receiver<String>, capabilities: Value) {
+        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": capabilities}});
+        assert_eq!(s.handle(init).await, None);
+        assert_eq!(next(rx).await["result"]["serverInfo"]["name"], "dbl");
+        s.handle(json!({"jsonrpc": "2.0", "method": "initialized", "params": {}})).await;
+    }
+
+    #[tokio::test]
+    async fn cancel_answers_a_running_request_with_32800_and_requests_answer_out_of_order() {
+        let live = Arc::new(Live::new());
+        let mut registry = super::super::registry(live.clone());
+        registry
+            .register_async_method("databuild/slowForTest", |_, _, _| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok::<_, jsonrpsee::types::ErrorObjectOwned>(1)
+            })
+            .unwrap();
+        let (mut s, mut rx) = session(registry, live);
+        initialize(&mut s, &mut rx, json!({})).await;
+        s.handle(json!({"jsonrpc": "2.0", "id": 1, "method": "databuild/slowForTest"})).await;
+        s.handle(json!({"jsonrpc": "2.0", "id": 2, "method": "databuild/status"})).await;
+        let answer = next(&mut rx).await;
+        assert_eq!(answer["id"], 2, "the quick request answers first: {answer}");
+        s.handle(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 1}})).await;
+        let cancelled = next(&mut rx).await;
+        assert_eq!((cancelled["id"].clone(), cancelled["error"]["code"].clone()), (json!(1), json!(-32800)));
+        // Cancelling something finished or unknown sends nothing.
+        s.handle(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 2}})).await;
+        s.handle(json!({"jsonrpc": "2.0", "id": 3, "method": "shutdown"})).await;
+        assert_eq!(next(&mut rx).await, json!({"jsonrpc": "2.0", "id": 3, "result": null}));
+        assert_eq!(s.handle(json!({"jsonrpc": "2.0", "method": "exit"})).await, Some(0));
+        s.close();
+    }
+
+    #[tokio::test]
+    async fn loading_progress_goes_to_a_client_that_supports_work_done_progress() {
+        let live = Arc::new(Live::new());
+        live.status_for_test(|s| {
+            s.loading = true;
+            s.file_bytes = 1000;
+            s.bytes_consumed = 250;
+        });
+        let (mut s, mut rx) = session(super::super::registry(live.clone()), live.clone());
+        initialize(&mut s, &mut rx, json!({"window": {"workDoneProgress": true}})).await;
+        let create = next(&mut rx).await;
+        assert_eq!(create["method"], "window/workDoneProgress/create", "{create}");
+        let token = create["params"]["token"].clone();
+        s.handle(json!({"jsonrpc": "2.0", "id": create["id"], "result": null})).await;
+        let begin = next(&mut rx).await;
+        assert_eq!(begin["method"], "$/progress");
+        assert_eq!(begin["params"]["token"], token);
+        assert_eq!(
+            (begin["params"]["value"]["kind"].clone(), begin["params"]["value"]["percentage"].clone()),
+            (json!("begin"), json!(25))
+        );
+        live.status_for_test(|s| {
+            s.loading = false;
+            s.bytes_consumed = 1000;
+        });
+        let end = next(&mut rx).await;
+        assert_eq!((end["params"]["token"].clone(), end["params"]["value"]["kind"].clone()), (token, json!("end")));
+        s.close();
+    }
+}

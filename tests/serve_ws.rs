@@ -1,0 +1,120 @@
+//! `dbl serve --listen`: the same registry over WebSocket, with subscriptions, from jsonrpsee's client.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use dbl::events;
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::WsClientBuilder;
+use serde_json::{json, Value};
+
+/// Spawns `dbl serve --listen 127.0.0.1:0` and returns it with the address it printed on stderr.
+fn spawn_ws(dir: &std::path::Path, log: &std::path::Path) -> (std::process::Child, String, std::path::PathBuf) {
+    let stderr_path = dir.join("ws-stderr.txt");
+    let child = dbl()
+        .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "20", "--log", log.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if let Some(at) = stderr.find("listening on ws://") {
+            let url = stderr[at + "listening on ".len()..].lines().next().unwrap().trim().to_string();
+            return (child, url, stderr_path);
+        }
+        assert!(Instant::now() < deadline, "no address on stderr: {stderr}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+struct Kill(std::process::Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_methods_and_subscription_in_event_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = events::demo_events();
+    let log = dir.path().join("demo.bel");
+    write_log(&log, &all[..4]);
+    let (child, url, _) = spawn_ws(dir.path(), &log);
+    let mut child = Kill(child);
+    let client = WsClientBuilder::default().build(&url).await.unwrap();
+
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let status: Value = client.request("databuild/status", rpc_params![]).await.unwrap();
+        if status["eventsApplied"] == 4 && status["loading"] == false {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{status}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let error = client.request::<Value, _>("databuild/nope", rpc_params![]).await.unwrap_err().to_string();
+    assert!(error.contains("-32601") || error.contains("Method not found"), "{error}");
+
+    let mut params = jsonrpsee::core::params::ObjectParams::new();
+    params.insert("wants", ["W-001", "W-002"]).unwrap();
+    let mut sub = client.subscribe::<Value, _>("databuild/subscribe", params, "databuild/unsubscribe").await.unwrap();
+    let first = tokio::time::timeout(TIMEOUT, sub.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first, json!({"kind": "subscribed", "lastEventId": 4, "loading": false}));
+
+    // Append the rest one event at a time.
+    for e in &all[4..] {
+        append_log(&log, std::slice::from_ref(e));
+    }
+    let mut ids = Vec::new();
+    let mut notices = Vec::new();
+    while ids.last() != Some(&15) {
+        let notice = tokio::time::timeout(TIMEOUT, sub.next()).await.expect("notice in time").unwrap().unwrap();
+        assert_eq!(notice["kind"], "changed", "{notice}");
+        ids.push(notice["eventId"].as_u64().unwrap());
+        notices.push(notice);
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let text = serde_json::to_string(&notices).unwrap();
+    assert!(
+        text.contains(
+            r#"{"entity":"derivativeWant","parentWantId":"W-001","childWantId":"W-002","jobRunId":"JR-123"}"#
+        ),
+        "{text}"
+    );
+    let w001_done = notices
+        .iter()
+        .flat_map(|n| n["changes"].as_array().unwrap())
+        .any(|c| c["entity"] == "want" && c["wantId"] == "W-001" && c["to"] == "Successful");
+    assert!(w001_done, "W-001 never became Successful: {text}");
+    assert!(text.contains(r#""wantId":"W-002","from":"Building","to":"Successful""#), "{text}");
+
+    let status: Value = client.request("databuild/status", rpc_params![]).await.unwrap();
+    assert_eq!(status["digest"], cold_digest(&log));
+    sub.unsubscribe().await.unwrap();
+    child.0.kill().unwrap();
+    let output = child.0.wait_with_output_ref();
+    assert!(output.is_empty(), "WebSocket-only serve wrote to stdout: {output:?}");
+}
+
+trait StdoutOf {
+    fn wait_with_output_ref(&mut self) -> Vec<u8>;
+}
+impl StdoutOf for std::process::Child {
+    fn wait_with_output_ref(&mut self) -> Vec<u8> {
+        use std::io::Read;
+        let _ = self.wait();
+        let mut out = Vec::new();
+        if let Some(mut stdout) = self.stdout.take() {
+            stdout.read_to_end(&mut out).unwrap();
+        }
+        out
+    }
+}
