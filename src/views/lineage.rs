@@ -176,8 +176,8 @@ pub fn lineage(state: &BuildState, params: &LineageParams) -> Result<Response<Li
 
     let mut graph = Graph { state, fanout: fanout as usize, ..Graph::default_for(state) };
     graph.add_partition(focus, 0);
-    graph.expand(focus, Direction::Upstream, up_depth, offset);
-    graph.expand(focus, Direction::Downstream, down_depth, offset);
+    graph.expand(focus, Direction::Upstream, up_depth, offset)?;
+    graph.expand(focus, Direction::Downstream, down_depth, offset)?;
     let view = LineageView {
         focus: uuid_of(state, focus),
         direction,
@@ -255,21 +255,30 @@ impl<'a> Graph<'a> {
     }
 
     /// Breadth-first from `start` for `max_hops` partition hops; `offset` skips the start's first
-    /// neighbours (a cursor continuation).
-    fn expand(&mut self, start: PartitionIx, direction: Direction, max_hops: u32, offset: usize) {
+    /// neighbours (a cursor continuation), and must not point past them.
+    fn expand(
+        &mut self,
+        start: PartitionIx,
+        direction: Direction,
+        max_hops: u32,
+        offset: usize,
+    ) -> Result<(), ViewError> {
         let sign = if direction == Direction::Upstream { -1 } else { 1 };
         let mut queue = std::collections::VecDeque::from([(start, 0u32, offset)]);
         while let Some((p, hops, offset)) = queue.pop_front() {
             if hops >= max_hops {
                 continue;
             }
-            let neighbours = self.neighbours(p, direction);
-            let end = neighbours.len().min(offset.saturating_add(self.fanout));
-            let shown = end.saturating_sub(offset);
-            if end < neighbours.len() {
-                self.truncate(p, direction, max_hops - hops, end, shown, neighbours.len() - end);
+            let (total, slice) = self.neighbours(p, direction, offset);
+            if offset > total {
+                let message = format!("offset {offset} is past the {total} {} neighbours", direction.name());
+                return Err(ViewError::bad("cursor", message));
             }
-            for &(run, q) in neighbours.get(offset..end).unwrap_or_default() {
+            let end = offset + slice.len();
+            if end < total {
+                self.truncate(p, direction, max_hops - hops, end, slice.len(), total - end);
+            }
+            for (run, q) in slice {
                 self.add_run(run);
                 if direction == Direction::Upstream {
                     self.add_edge(true, q, run);
@@ -283,20 +292,33 @@ impl<'a> Graph<'a> {
                 }
             }
         }
+        Ok(())
     }
 
+    /// How many neighbours `p` has in `direction`, and up to `fanout` of them from `offset`.
     /// Upstream: the builder's inputs for `p` (the builder and its `wrote` edge are added here, even
-    /// when it read nothing). Downstream: the consumer index entry.
-    fn neighbours(&mut self, p: PartitionIx, direction: Direction) -> Vec<(JobRunIx, PartitionIx)> {
+    /// when it read nothing). Downstream: the consumer index entry, sliced without copying it whole.
+    fn neighbours(
+        &mut self,
+        p: PartitionIx,
+        direction: Direction,
+        offset: usize,
+    ) -> (usize, Vec<(JobRunIx, PartitionIx)>) {
         let instance = self.state.partition(p);
+        let fanout = self.fanout;
+        let slice = move |total: usize| offset.min(total)..offset.saturating_add(fanout).min(total);
         match direction {
             Direction::Upstream => {
-                let Some(builder) = instance.built_by else { return Vec::new() };
+                let Some(builder) = instance.built_by else { return (0, Vec::new()) };
                 self.add_run(builder);
                 self.add_edge(false, p, builder);
-                upstream_of(self.state, p).into_iter().map(|input| (builder, input)).collect()
+                let inputs = upstream_of(self.state, p);
+                (inputs.len(), inputs[slice(inputs.len())].iter().map(|&input| (builder, input)).collect())
             }
-            _ => instance.consumers.iter().map(|c| (c.job_run, c.output)).collect(),
+            _ => {
+                let consumers = &instance.consumers;
+                (consumers.len(), consumers[slice(consumers.len())].iter().map(|c| (c.job_run, c.output)).collect())
+            }
         }
     }
 

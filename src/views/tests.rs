@@ -401,6 +401,8 @@ fn unknown_ids_are_not_found_and_bad_params_name_the_field() {
         field(lineage(&state, &LineageParams { cursor: Some("sideways:3".into()), ..beta() }).unwrap_err()),
         "cursor"
     );
+    let past = LineageParams { direction: Direction::Upstream, cursor: Some("up:2".into()), ..beta() };
+    assert_eq!(field(lineage(&state, &past).unwrap_err()), "cursor", "data/beta's builder read one input");
     assert_eq!(field(job_run(&state, &JobRunParams::default()).unwrap_err()), "jobRunId");
     let list = |p: ListParams| list_wants(&state, &p).map(|_| ()).unwrap_err();
     assert_eq!(field(list(ListParams { limit: 0, ..ListParams::default() })), "limit");
