@@ -321,7 +321,9 @@ pub enum Direction {
 }
 
 /// The direct neighbours of `name` in one direction, with where each appears, as
-/// `{data: {ref, uuid, state, direction, items: [{ref, uuid, state, jobRunId, locations}], more}, index}`.
+/// `{data: {ref, uuid, state, lineageUuid, direction, items: [{ref, uuid, state, jobRunId, locations}], more}, index}`:
+/// `uuid` and `state` are the current instance's, `lineageUuid` the instance whose neighbours are listed
+/// (see [`super::lineage`]).
 /// `None` if the log has no instance of the ref.
 pub fn neighbours(
     state: &BuildState,
@@ -341,7 +343,9 @@ pub fn neighbours(
     let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 20);
     let locations = find_locations(docs, workspace, &names, per_target);
     let mut index = Index::default();
+    let current = state.partition(lineage.current);
     let focus = state.partition(lineage.focus);
+    index.partition(state, lineage.current);
     index.partition(state, lineage.focus);
     let items: Vec<Value> = shown
         .iter()
@@ -364,8 +368,9 @@ pub fn neighbours(
     Some(json!({
         "data": {
             "ref": name,
-            "uuid": focus.uuid.to_string(),
-            "state": focus.state.name(),
+            "uuid": current.uuid.to_string(),
+            "state": current.state.name(),
+            "lineageUuid": focus.uuid.to_string(),
             "direction": match direction { Direction::Upstream => "upstream", Direction::Downstream => "downstream" },
             "items": items,
             "more": entries.len() - shown.len(),

@@ -183,6 +183,22 @@ fn upstream_and_downstream_lists_with_locations_and_index() {
     assert_eq!(down["data"]["items"][0]["ref"], "data/gamma");
     assert_eq!(down["data"]["items"][0]["jobRunId"], "JR-789");
     assert!(features::neighbours(&state, &config, &docs, &(), "data/nope", Direction::Upstream).is_none());
+    assert_eq!(down["data"]["uuid"], down["data"]["lineageUuid"]);
+}
+
+#[test]
+fn neighbours_during_a_rebuild_give_the_current_state_and_the_lineage_instance() {
+    let mut state = demo_state();
+    let mut seq = EventSeq::after(state.last_event().unwrap().event_id, 1_800_000_000_000);
+    state.apply(&seq.next(0, job_run_buffer("JR-900", "//jobs:beta", &["data/beta"], &[])), 0);
+    let docs = DocumentStore::new();
+    let up =
+        features::neighbours(&state, &EditorConfig::default(), &docs, &(), "data/beta", Direction::Upstream).unwrap();
+    assert_eq!(up["data"]["state"], "Building");
+    assert_eq!(up["data"]["lineageUuid"], "d1305448-db69-5062-8c23-837705b1ceef");
+    let current = up["data"]["uuid"].as_str().unwrap();
+    assert_eq!(up["index"]["partitions"][current]["builtBy"], "JR-900");
+    assert_eq!(up["data"]["items"][0]["ref"], "data/alpha");
 }
 
 #[test]

@@ -6,7 +6,7 @@
 // Env: DBL (dbl binary), VSIX (the packaged extension), CODE_SERVER (code-server binary),
 //      DBL_FIXTURE (demo log), ARTIFACTS (screenshot dir), CHROMIUM (default /usr/bin/chromium).
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -111,6 +111,7 @@ async function main() {
   server.stdout.on('data', (d) => (serverLog += d));
   server.stderr.on('data', (d) => (serverLog += d));
   let browser;
+  let page;
   const started = Date.now();
   try {
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`;
@@ -123,7 +124,7 @@ async function main() {
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1400,900'],
       defaultViewport: { width: 1400, height: 900 },
     });
-    const page = await browser.newPage();
+    page = await browser.newPage();
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
     await page.goto(url, { waitUntil: 'domcontentloaded' });
     await page.waitForSelector('.monaco-workbench', { timeout: 60000 });
@@ -234,22 +235,43 @@ async function main() {
     await sleep(800);
     await page.screenshot({ path: join(ARTIFACTS, 'lineage-panel.png') });
 
+    // The log grows: a rebuild of data/beta starts. The panel follows from databuild/lineageChanged.
+    appendFileSync(
+      join(workspace, 'demo.jsonl'),
+      JSON.stringify({
+        timestamp: 1750000100000,
+        event_id: 16,
+        job_run_buffer_v1: { job_run_id: 'JR-900', job_label: '//jobs:beta', building_partitions: [{ ref: 'data/beta' }] },
+      }) + '\n',
+    );
+    await until(
+      'lineage panel showing data/beta Building after the log grew',
+      () =>
+        page.evaluate(() =>
+          [...document.querySelectorAll('.monaco-list-row')].some((r) => r.textContent.startsWith('data/betaBuilding')),
+        ),
+      20000,
+    );
+    log('lineage panel updated live');
+
     const status = await until(
       'status bar item',
       () =>
         page.evaluate(() => {
           const text = [...document.querySelectorAll('.statusbar-item')].map((e) => e.textContent).join(' | ');
-          return text.includes('dbl:') ? text : undefined;
+          return text.includes('dbl: 16 events') ? text : undefined;
         }),
       20000,
     );
-    if (!status.includes('dbl: 15 events')) throw new Error(`status bar: ${status}`);
     log(`status bar ok; total ${Date.now() - started} ms`);
     log('PASS');
   } catch (e) {
-    if (browser) {
-      const [page] = await browser.pages();
-      await page?.screenshot({ path: join(ARTIFACTS, 'failure.png') }).catch(() => undefined);
+    if (page) {
+      const rows = await page
+        .evaluate(() => [...document.querySelectorAll('.monaco-list-row, .statusbar-item')].map((r) => r.textContent))
+        .catch(() => []);
+      e.message += `\n--- rows and status bar items ---\n${rows.join('\n')}`;
+      await page.screenshot({ path: join(ARTIFACTS, 'failure.png') }).catch(() => undefined);
     }
     e.message += `\n--- code-server output (tail) ---\n${serverLog.slice(-3000)}`;
     throw e;

@@ -26,8 +26,11 @@ export type Direction = 'upstream' | 'downstream';
 export interface Neighbours {
   data: {
     ref: string;
+    /** The current instance. */
     uuid: string;
     state: string;
+    /** The instance whose neighbours are listed (differs from `uuid` while a rebuild is in flight). */
+    lineageUuid?: string;
     direction: Direction;
     items: NeighbourItem[];
     more: number;
@@ -96,6 +99,9 @@ export function focusNodes(up: Neighbours, down: Neighbours): TreeNode[] {
         `${focus.ref} — ${focus.state}`,
         `UUID ${focus.uuid}`,
         builtBy && run ? `built by ${builtBy} (${run.jobLabel}) — ${run.status}` : 'external source',
+        ...(focus.lineageUuid && focus.lineageUuid !== focus.uuid
+          ? [`lineage below is of the last built instance ${focus.lineageUuid}`]
+          : []),
       ].join('\n'),
       icon: stateIcon(focus.state),
       ref: focus.ref,

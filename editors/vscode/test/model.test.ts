@@ -67,6 +67,22 @@ test('focus nodes: the ref with its builder, then upstream and downstream groups
   assert.match(focus.tooltip ?? '', /built by JR-456 \(\/\/jobs:beta\) — Succeeded/);
   assert.deepEqual([upGroup.label, upGroup.description, upGroup.expandable], ['Upstream', '1 input', true]);
   assert.deepEqual([downGroup.label, downGroup.description, downGroup.direction], ['Downstream', '5 consumers', 'downstream']);
+  assert.doesNotMatch(focus.tooltip ?? '', /last built instance/);
+});
+
+test('focus node during a rebuild: the current state, and which instance the lineage is of', () => {
+  const rebuilding: Neighbours = {
+    data: { ...up.data, uuid: 'u-new', state: 'Building', lineageUuid: up.data.uuid },
+    index: {
+      partitions: { 'u-new': { ref: 'data/beta', state: 'Building', builtBy: 'JR-900' } },
+      jobRuns: { 'JR-900': { jobLabel: '//jobs:beta', status: 'Queued' } },
+    },
+  };
+  const [focus] = focusNodes(rebuilding, down);
+  assert.equal(focus.description, 'Building');
+  assert.equal(focus.icon, 'sync');
+  assert.match(focus.tooltip ?? '', /built by JR-900 \(\/\/jobs:beta\) — Queued/);
+  assert.match(focus.tooltip ?? '', /last built instance d1305448-db69-5062-8c23-837705b1ceef/);
 });
 
 test('neighbour nodes: state, builder, first location, and +N more', () => {
