@@ -6,7 +6,7 @@
 // Env: DBL (dbl binary), VSIX (the packaged extension), CODE_SERVER (code-server binary),
 //      DBL_FIXTURE (demo log), ARTIFACTS (screenshot dir), CHROMIUM (default /usr/bin/chromium).
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -60,6 +60,7 @@ OUTPUT = "data/beta"
 
 async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
+  rmSync(join(ARTIFACTS, 'failure.png'), { force: true });
   const root = mkdtempSync(join(tmpdir(), 'dbl-code-server-'));
   const userData = join(root, 'user-data');
   const extensions = join(root, 'extensions');
