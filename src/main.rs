@@ -21,6 +21,8 @@ enum Command {
     Serve(dbl::cli::ServeArgs),
     /// Follow a log in-process and print lineage changes as they land, one line each.
     Tail(dbl::cli::TailArgs),
+    /// Write a realistic synthetic log: N events, byte-identical for a seed (see docs/SIMULATE.md).
+    Simulate(dbl::cli::SimulateArgs),
     /// The work done to fulfill a want: its runs (retries collapsed), what they read, derivative wants.
     Want(dbl::cli::WantArgs),
     /// The partition ↔ job run graph around a partition instance, upstream and downstream.
@@ -50,6 +52,7 @@ fn main() -> std::process::ExitCode {
         Command::Emit(args) => dbl::cli::emit(&args),
         Command::Serve(args) => return report(dbl::cli::serve(&args)),
         Command::Tail(args) => dbl::cli::tail(&args),
+        Command::Simulate(args) => dbl::cli::simulate(&args),
         Command::Want(args) => dbl::cli::want(&args),
         Command::Lineage(args) => dbl::cli::lineage(&args),
         Command::JobRun(args) => dbl::cli::job_run(&args),

@@ -3,6 +3,7 @@
 mod emit;
 mod exec;
 mod serve;
+mod simulate;
 mod status;
 mod tail;
 mod views;
@@ -10,6 +11,7 @@ mod views;
 pub use emit::{emit, EmitArgs};
 pub use exec::{exec, ExecArgs, JobReport};
 pub use serve::{serve, ServeArgs};
+pub use simulate::{simulate, SimulateArgs};
 pub use status::{status, StatusArgs};
 pub use tail::{tail, TailArgs};
 pub use views::{
