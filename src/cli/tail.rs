@@ -68,6 +68,9 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     loop {
         let mut out = stdout.lock();
         let mut publish = |p: Published, out: &mut std::io::StdoutLock| -> anyhow::Result<()> {
+            if args.max_events.is_some_and(|max| printed >= max) {
+                return Ok(());
+            }
             if let Some(notice) = p.notice_for(&filter) {
                 printer.print(out, &notice)?;
                 if matches!(notice, Notice::Changed { .. }) {
@@ -113,6 +116,7 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
                 if loading && read.at_end {
                     loading = false;
                     state.set_recording(true);
+                    eprintln!("dbl tail: following {} ({} events loaded)", args.log.display(), state.events_applied());
                 }
                 more = !read.at_end;
             }

@@ -275,24 +275,50 @@ impl Worker {
                         let mut state = self.write();
                         *state = BuildState::new();
                         state.set_recording(self.options.publish_initial_load);
+                        self.status.send_modify(|s| {
+                            s.loading = true;
+                            s.resets += 1;
+                            s.last_error = None;
+                            s.bytes_consumed = 0;
+                            s.pending_bytes = 0;
+                        });
                     }
                     loading = true;
                     load_started = Instant::now();
                     pending_reset = Some(reason.name());
-                    self.status.send_modify(|s| {
-                        s.loading = true;
-                        s.resets += 1;
-                        s.last_error = None;
-                        s.bytes_consumed = 0;
-                        s.pending_bytes = 0;
-                    });
                     read_more = true;
                 }
                 Ok(Poll::Read(read)) => {
                     said_waiting = false;
-                    self.apply(&batch);
                     let format = self.tailer.format().map(|f| f.name());
                     let (consumed, pending) = (self.tailer.consumed_bytes(), self.tailer.pending_bytes());
+                    let finished_loading = loading && read.at_end;
+                    loading &= !finished_loading;
+                    let error = read.new_error.as_ref().map(|e| LastError {
+                        message: e.to_string(),
+                        offset: e.offset,
+                        line: e.line,
+                    });
+                    // The tail status is updated under the same write lock as the last records, so a
+                    // status query (state lock first, then tail status) sees the two agree.
+                    let (events, last_event_id) = self.apply(&batch, |state| {
+                        if finished_loading {
+                            state.set_recording(true);
+                        }
+                        self.status.send_modify(|s| {
+                            s.format = format;
+                            s.loading = loading;
+                            s.waiting_for_file = false;
+                            s.bytes_consumed = consumed;
+                            s.pending_bytes = pending;
+                            s.file_bytes = read.file_len.max(consumed + pending);
+                            s.io_error = None;
+                            if error.is_some() {
+                                s.last_error = error;
+                            }
+                        });
+                        (state.events_applied(), state.last_event().map(|s| s.event_id))
+                    });
                     if let Some(error) = &read.new_error {
                         tracing::error!(
                             "{}: {error}; serving the state before it until the log is replaced or truncated",
@@ -304,14 +330,7 @@ impl Worker {
                             line: error.line,
                         }));
                     }
-                    let finished_loading = loading && read.at_end;
                     if finished_loading {
-                        loading = false;
-                        let (events, last_event_id) = {
-                            let mut state = self.write();
-                            state.set_recording(true);
-                            (state.events_applied(), state.last_event().map(|s| s.event_id))
-                        };
                         let secs = load_started.elapsed().as_secs_f64();
                         tracing::info!(
                             "loaded {} events ({} bytes) from {} in {:.3}s",
@@ -338,23 +357,6 @@ impl Worker {
                             read.file_len
                         );
                     }
-                    let error = read.new_error.as_ref().map(|e| LastError {
-                        message: e.to_string(),
-                        offset: e.offset,
-                        line: e.line,
-                    });
-                    self.status.send_modify(|s| {
-                        s.format = format;
-                        s.loading = loading;
-                        s.waiting_for_file = false;
-                        s.bytes_consumed = consumed;
-                        s.pending_bytes = pending;
-                        s.file_bytes = read.file_len.max(consumed + pending);
-                        s.io_error = None;
-                        if error.is_some() {
-                            s.last_error = error;
-                        }
-                    });
                     read_more = !read.at_end;
                 }
             }
@@ -364,11 +366,15 @@ impl Worker {
         }
     }
 
-    /// Applies records in short write-locked batches, publishing what changed when recording.
-    fn apply(&self, records: &[LogRecord]) {
-        for chunk in records.chunks(APPLY_BATCH) {
+    /// Applies records in short write-locked batches, publishing what changed when recording, and
+    /// runs `finish` under the write lock that applied the last of them.
+    fn apply<R>(&self, records: &[LogRecord], finish: impl FnOnce(&mut BuildState) -> R) -> R {
+        let mut chunks = records.chunks(APPLY_BATCH).peekable();
+        let mut finish = Some(finish);
+        loop {
+            let chunk = chunks.next().unwrap_or(&[]);
             let mut notices = Vec::new();
-            {
+            let result = {
                 let mut state = self.write();
                 for record in chunk {
                     state.apply(&record.event, record.offset);
@@ -377,10 +383,14 @@ impl Worker {
                         notices.push(changes::resolve_event(&state, record.event.event_id, record.offset, changes));
                     }
                 }
-            }
+                chunks.peek().is_none().then(|| (finish.take().expect("called once"))(&mut state))
+            };
             for notice in notices {
                 // No receivers is fine: nobody is subscribed.
                 let _ = self.published.send(Arc::new(notice));
+            }
+            if let Some(result) = result {
+                return result;
             }
         }
     }

@@ -76,8 +76,10 @@ pub fn method_names() -> Vec<&'static str> {
 
 /// `databuild/status`.
 pub fn status(live: &Live) -> Value {
-    let tail = live.tail_status();
+    // State first, then the tail status: the ingest thread updates the latter under the state's write
+    // lock, so the two agree.
     let state = live.read();
+    let tail = live.tail_status();
     let recent: Vec<Value> = state
         .diagnostics()
         .iter()

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{bad_params, not_found, parse_params, Registry};
+use super::{bad_params, parse_params, Registry};
 use crate::state::BuildState;
 use crate::views::{self, ViewError};
 
@@ -25,10 +25,11 @@ pub(super) fn register(module: &mut Registry) {
 /// Maps a view's error to its JSON-RPC error: -32004 with `{kind, id}`, or -32602 naming the field.
 pub fn view_error(error: ViewError) -> ErrorObjectOwned {
     match &error {
-        ViewError::NotFound { id, .. } => not_found(error.wire_kind().unwrap_or("entity"), id),
-        ViewError::BadParams { field, message } => {
-            bad_params(format!("invalid params: `{field}`: {message}"), Some(field))
+        ViewError::NotFound { id, .. } => {
+            let data = serde_json::json!({ "kind": error.wire_kind().unwrap_or("entity"), "id": id });
+            ErrorObjectOwned::owned(super::codes::NOT_FOUND, error.to_string(), Some(data))
         }
+        ViewError::BadParams { field, .. } => bad_params(error.to_string(), Some(field)),
     }
 }
 
