@@ -4,7 +4,7 @@
 use super::calendar::write_date;
 
 /// Regions every regional dataset is partitioned by.
-pub const REGIONS: [&str; 4] = ["us", "eu", "apac", "latam"];
+pub const REGIONS: [&str; 8] = ["us", "ca", "br", "uk", "eu", "in", "jp", "au"];
 
 /// A dataset: its refs are `s3://lake/{path}[/region={r}][/date={YYYY-MM-DD}]`.
 #[derive(Debug)]
@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn refs_name_region_and_date() {
         let day = 20_089 + 151; // 2025-06-01
-        assert_eq!(Partition::new(MART_ORDERS, 1, day).to_ref(), "s3://lake/marts/orders/region=eu/date=2025-06-01");
+        assert_eq!(Partition::new(MART_ORDERS, 4, day).to_ref(), "s3://lake/marts/orders/region=eu/date=2025-06-01");
         assert_eq!(Partition::new(DIM_CALENDAR, 3, day).to_ref(), "s3://lake/dims/calendar");
         assert_eq!(Partition::new(RAW_FX_RATES, 2, day).to_ref(), "s3://lake/raw/fx_rates/date=2025-06-01");
         let unit = Partition::new(RPT_WEEKLY_KPIS, 0, day).unit().unwrap();

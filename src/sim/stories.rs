@@ -15,13 +15,15 @@ use super::world::Data;
 pub const USERS: [&str; 8] = ["alice", "bilal", "chen", "dana", "emeka", "farah", "goran", "hana"];
 
 /// Who owns each region's nightly reports (indexed like [`REGIONS`]).
-const REGION_OWNERS: [&str; 4] = ["alice", "farah", "chen", "emeka"];
+const REGION_OWNERS: [&str; 8] = ["alice", "alice", "dana", "farah", "farah", "hana", "chen", "emeka"];
 
 const ONE_WEEK_S: u64 = 7 * 24 * 3600;
 
 /// Chance (per mille) that an ad-hoc story is a backfill, a taint; the rest are analyst wants.
-const BACKFILL_PER_MILLE: u32 = 450;
-const TAINT_PER_MILLE: u32 = 350;
+const BACKFILL_PER_MILLE: u32 = 350;
+const TAINT_PER_MILLE: u32 = 250;
+/// Backfills and analysts reach this many days before the deployment's first day, into history never built.
+const HISTORY_DAYS: i64 = 730;
 /// Chance (per mille) that a taint turns out to be a false alarm and is cancelled instead of rebuilt.
 const TAINT_CANCEL_PER_MILLE: u32 = 150;
 /// Taints are drawn from this many most recently built units.
@@ -183,15 +185,15 @@ pub fn ad_hoc(sim: &mut Engine) {
     }
 }
 
-/// A want for a range of past dates of one mart or report (only those not Live yet).
+/// A want for 3 to 10 consecutive days of history (before the deployment's first day) of one mart or
+/// report, leaving out days already Live; nothing if all are.
 fn backfill(sim: &mut Engine) {
     let dataset = *sim.rng.pick(&[MART_REVENUE, MART_SESSIONS, MART_ORDERS, RPT_DAILY_REVENUE]);
     let region = sim.rng.below(REGIONS.len() as u64) as u8;
-    let yesterday = sim.yesterday();
-    let first = sim.rng.range((START_DAY - 60) as u64, (yesterday - 1) as u64) as i64;
-    let len = sim.rng.range(2, 7) as i64;
-    let partitions: Vec<Partition> = (first..(first + len).min(yesterday))
-        .map(|day| Partition::new(dataset, region, day as i32))
+    let first = sim.rng.range((START_DAY - HISTORY_DAYS) as u64, (START_DAY - 10) as u64) as i32;
+    let len = sim.rng.range(3, 10) as i32;
+    let partitions: Vec<Partition> = (first..first + len)
+        .map(|day| Partition::new(dataset, region, day))
         .filter(|p| p.unit().is_some_and(|u| sim.world.data(u) != Data::Live))
         .collect();
     if partitions.is_empty() {
@@ -202,18 +204,21 @@ fn backfill(sim: &mut Engine) {
     sim.spawn(Task::Want(WantTask { partitions, user, comment, sla_seconds: 0 }), None);
 }
 
-/// One partition an analyst needs for a recent date, if it is not Live.
+/// One partition an analyst needs: half the time from the last two weeks (usually Live already, so the
+/// want is Successful at once), otherwise from any day since history began.
 fn analyst_want(sim: &mut Engine) {
     let dataset = *sim.rng.pick(&[RPT_CUSTOMER_LTV, MART_SESSIONS, MART_ORDER_ITEMS, RPT_DAILY_REVENUE]);
     let region = sim.rng.below(REGIONS.len() as u64) as u8;
-    let day = sim.yesterday() - sim.rng.range(0, 14) as i64;
-    let partition = Partition::new(dataset, region, day as i32);
-    if partition.unit().is_some_and(|u| sim.world.data(u) == Data::Live) {
-        return;
-    }
+    let yesterday = sim.yesterday();
+    let day = if sim.rng.per_mille(500) {
+        yesterday - sim.rng.range(0, 13) as i64
+    } else {
+        sim.rng.range((START_DAY - HISTORY_DAYS) as u64, yesterday as u64) as i64
+    };
+    let partitions = vec![Partition::new(dataset, region, day as i32)];
     let user = *sim.rng.pick(&USERS);
     let comment = "ad-hoc analysis".to_owned();
-    sim.spawn(Task::Want(WantTask { partitions: vec![partition], user, comment, sla_seconds: 0 }), None);
+    sim.spawn(Task::Want(WantTask { partitions, user, comment, sla_seconds: 0 }), None);
 }
 
 /// Taints a recently built Live unit, sometimes with the next one or two days of the same dataset.
