@@ -537,6 +537,6 @@ fn source(source: Option<&proto::EventSource>) -> Source {
     }
 }
 
-fn cancellation(cx: &Cx, from: Option<&proto::EventSource>, comment: Option<&str>) -> Cancellation {
-    Cancellation { at: cx.at, source: source(from), comment: comment.map(Into::into) }
+fn cancellation(cx: &Cx, from: Option<&proto::EventSource>, comment: Option<&str>) -> Box<Cancellation> {
+    Box::new(Cancellation { at: cx.at, source: source(from), comment: comment.map(Into::into) })
 }

@@ -9,7 +9,7 @@ use super::*;
 impl BuildState {
     /// Hex BLAKE3 of the canonical encoding of the state.
     pub fn digest(&self) -> String {
-        let mut h = Feed(blake3::Hasher::new());
+        let mut h = Feed { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(FEED_BUFFER) };
         h.u64(self.events_applied);
         h.stamp(self.last_event);
         h.u64(self.ref_entries.len() as u64);
@@ -46,7 +46,7 @@ impl BuildState {
             h.deps(&run.missing_deps);
             h.ids(run.derivative_wants.iter().map(|w| w.0));
             h.opt_str(run.failure_reason.as_deref());
-            h.cancellation(run.cancellation.as_ref());
+            h.cancellation(run.cancellation.as_deref());
         }
         h.u64(self.wants.len() as u64);
         for ix in self.want_ixs() {
@@ -59,7 +59,7 @@ impl BuildState {
             h.u64(want.sla_seconds);
             h.source(&want.source);
             h.opt_str(want.comment.as_deref());
-            h.cancellation(want.cancellation.as_ref());
+            h.cancellation(want.cancellation.as_deref());
             h.u64(want.status as u64);
             h.ids(want.triggered_by.iter().map(|r| r.0));
             h.ids(want.parents.iter().map(|w| w.0));
@@ -75,7 +75,7 @@ impl BuildState {
         h.u64(self.partitions.len() as u64);
         for ix in self.partition_ixs() {
             let p = self.partition(ix);
-            h.0.update(p.uuid.as_bytes());
+            h.bytes(p.uuid.as_bytes());
             h.u64(p.partition_ref.0.into());
             h.u64(p.state as u64);
             h.ids(p.built_by.iter().map(|r| r.0));
@@ -97,22 +97,41 @@ impl BuildState {
             h.ids(taint.instances.iter().map(|p| p.0));
             h.source(&taint.source);
             h.opt_str(taint.comment.as_deref());
-            h.cancellation(taint.cancellation.as_ref());
+            h.cancellation(taint.cancellation.as_deref());
         }
-        h.0.finalize().to_hex().to_string()
+        h.finish()
     }
 }
 
-struct Feed(blake3::Hasher);
+/// Bytes gathered before each hasher update: many tiny updates cost more than the hashing itself.
+const FEED_BUFFER: usize = 64 * 1024;
+
+struct Feed {
+    hasher: blake3::Hasher,
+    buffer: Vec<u8>,
+}
 
 impl Feed {
+    fn bytes(&mut self, bytes: &[u8]) {
+        if self.buffer.len() + bytes.len() > FEED_BUFFER {
+            self.hasher.update(&self.buffer);
+            self.buffer.clear();
+        }
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    fn finish(mut self) -> String {
+        self.hasher.update(&self.buffer);
+        self.hasher.finalize().to_hex().to_string()
+    }
+
     fn u64(&mut self, value: u64) {
-        self.0.update(&value.to_le_bytes());
+        self.bytes(&value.to_le_bytes());
     }
 
     fn str(&mut self, value: &str) {
         self.u64(value.len() as u64);
-        self.0.update(value.as_bytes());
+        self.bytes(value.as_bytes());
     }
 
     fn opt_str(&mut self, value: Option<&str>) {
@@ -128,7 +147,7 @@ impl Feed {
     fn ids(&mut self, ids: impl ExactSizeIterator<Item = u32>) {
         self.u64(ids.len() as u64);
         for id in ids {
-            self.0.update(&id.to_le_bytes());
+            self.bytes(&id.to_le_bytes());
         }
     }
 

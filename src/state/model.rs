@@ -173,7 +173,8 @@ pub struct JobRun {
     /// Wants created with `source = job_triggered{this run}`.
     pub derivative_wants: Vec<WantIx>,
     pub failure_reason: Option<Box<str>>,
-    pub cancellation: Option<Cancellation>,
+    /// Boxed: rare, and large next to the rest.
+    pub cancellation: Option<Box<Cancellation>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -218,7 +219,8 @@ pub struct Want {
     pub sla_seconds: u64,
     pub source: Source,
     pub comment: Option<Box<str>>,
-    pub cancellation: Option<Cancellation>,
+    /// Boxed: rare, and large next to the rest.
+    pub cancellation: Option<Box<Cancellation>>,
     /// Derived from the rest of the state; kept current as events land.
     pub status: WantStatus,
     /// The dep-missed run whose `job_triggered` source created this want, if it is in the log.
@@ -240,7 +242,8 @@ pub struct Taint {
     pub instances: Box<[PartitionIx]>,
     pub source: Source,
     pub comment: Option<Box<str>>,
-    pub cancellation: Option<Cancellation>,
+    /// Boxed: rare, and large next to the rest.
+    pub cancellation: Option<Box<Cancellation>>,
 }
 
 /// What the state knows about one ref.

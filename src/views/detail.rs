@@ -112,7 +112,7 @@ pub(crate) fn job_run_detail(state: &BuildState, ix: JobRunIx) -> JobRunDetail {
         derivative_wants: run.derivative_wants.iter().map(|&w| state.want_id(w).to_owned()).collect(),
         retry_chains,
         failure_reason: run.failure_reason.as_deref().map(str::to_owned),
-        cancellation: run.cancellation.as_ref().map(cancellation_view),
+        cancellation: run.cancellation.as_deref().map(cancellation_view),
     }
 }
 
@@ -362,7 +362,7 @@ pub(crate) fn want_detail(state: &BuildState, ix: WantIx) -> WantDetail {
         data_timestamp: w.data_timestamp,
         ttl_seconds: w.ttl_seconds,
         sla_seconds: w.sla_seconds,
-        cancellation: w.cancellation.as_ref().map(cancellation_view),
+        cancellation: w.cancellation.as_deref().map(cancellation_view),
         triggered_by: w.triggered_by.map(|r| state.job_run_id(r).to_owned()),
         parents: w.parents.iter().map(|&p| state.want_id(p).to_owned()).collect(),
         derivative_wants: w.children.iter().map(|&c| state.want_id(c).to_owned()).collect(),
