@@ -21,39 +21,103 @@ fn a_want_fulfilled_through_a_dep_miss_and_retry() {
     let log = dir.path().join("bel.jsonl");
     let log_arg = log.to_str().unwrap();
 
-    let out = dbl(&["emit", "--log", log_arg, "want-create", "--want-id", "W-1", "--partition", "data/gamma", "--user", "ann"]);
+    let out = dbl(&[
+        "emit",
+        "--log",
+        log_arg,
+        "want-create",
+        "--want-id",
+        "W-1",
+        "--partition",
+        "data/gamma",
+        "--user",
+        "ann",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"W-1\""));
 
     // The first attempt finds data/beta missing.
     let missing = r#"echo 'DATABUILD_MISSING_DEPS_JSON:{"missing_deps":[{"impacted":[{"ref":"data/gamma"}],"missing":[{"ref":"data/beta"}]}]}'; exit 1"#;
     let out = dbl(&[
-        "exec", "--log", log_arg, "--job-run-id", "JR-1", "--job-label", "//jobs:gamma", "--partition", "data/gamma",
-        "--want", "W-1", "--", "sh", "-c", missing,
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-1",
+        "--job-label",
+        "//jobs:gamma",
+        "--partition",
+        "data/gamma",
+        "--want",
+        "W-1",
+        "--",
+        "sh",
+        "-c",
+        missing,
     ]);
     assert_eq!(out.status.code(), Some(1));
-    let out = dbl(&["emit", "--log", log_arg, "want-create", "--want-id", "W-2", "--partition", "data/beta", "--triggered-by", "JR-1"]);
+    let out = dbl(&[
+        "emit",
+        "--log",
+        log_arg,
+        "want-create",
+        "--want-id",
+        "W-2",
+        "--partition",
+        "data/beta",
+        "--triggered-by",
+        "JR-1",
+    ]);
     assert!(out.status.success());
 
     let beta = r#"echo building; echo 'DATABUILD_DEP_READ_JSON:{"read_deps":[{"impacted":[{"ref":"data/beta"}],"read":[{"ref":"data/alpha"}]}]}'"#;
     let out = dbl(&[
-        "exec", "--log", log_arg, "--job-run-id", "JR-2", "--job-label", "//jobs:beta", "--partition", "data/beta",
-        "--want", "W-2", "--", "sh", "-c", beta,
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-2",
+        "--job-label",
+        "//jobs:beta",
+        "--partition",
+        "data/beta",
+        "--want",
+        "W-2",
+        "--",
+        "sh",
+        "-c",
+        beta,
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "building\n", "report lines are consumed, others pass through");
 
     let gamma = r#"echo 'DATABUILD_DEP_READ_JSON:{"read_deps":[{"read":[{"ref":"data/beta"},{"ref":"data/alpha"}]}]}'"#;
     let out = dbl(&[
-        "exec", "--log", log_arg, "--job-run-id", "JR-3", "--job-label", "//jobs:gamma", "--partition", "data/gamma",
-        "--want", "W-1", "--", "sh", "-c", gamma,
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-3",
+        "--job-label",
+        "//jobs:gamma",
+        "--partition",
+        "data/gamma",
+        "--want",
+        "W-1",
+        "--",
+        "sh",
+        "-c",
+        gamma,
     ]);
     assert!(out.status.success());
 
     let state = load(&log);
     assert_eq!(state.diagnostics(), &[]);
     let status = |id: &str| state.job_run(state.find_job_run(id).unwrap()).status;
-    assert_eq!([status("JR-1"), status("JR-2"), status("JR-3")], [JobRunStatus::DepMiss, JobRunStatus::Succeeded, JobRunStatus::Succeeded]);
+    assert_eq!(
+        [status("JR-1"), status("JR-2"), status("JR-3")],
+        [JobRunStatus::DepMiss, JobRunStatus::Succeeded, JobRunStatus::Succeeded]
+    );
     let w1 = state.find_want("W-1").unwrap();
     assert_eq!(state.want(w1).status, WantStatus::Successful);
     assert_eq!(state.want(w1).children, vec![state.find_want("W-2").unwrap()]);
@@ -71,13 +135,53 @@ fn failures_and_bad_reports_are_recorded_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("bel");
     let log_arg = log.to_str().unwrap();
-    let out = dbl(&["exec", "--log", log_arg, "--job-run-id", "JR-1", "--job-label", "//j", "--partition", "p", "--", "sh", "-c", "exit 3"]);
+    let out = dbl(&[
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-1",
+        "--job-label",
+        "//j",
+        "--partition",
+        "p",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     let bad = "echo 'DATABUILD_DEP_READ_JSON:{not json'";
-    let out = dbl(&["exec", "--log", log_arg, "--job-run-id", "JR-2", "--job-label", "//j", "--partition", "q", "--", "sh", "-c", bad]);
+    let out = dbl(&[
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-2",
+        "--job-label",
+        "//j",
+        "--partition",
+        "q",
+        "--",
+        "sh",
+        "-c",
+        bad,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stdout line 1: malformed DATABUILD_DEP_READ_JSON"));
-    let out = dbl(&["exec", "--log", log_arg, "--job-run-id", "JR-3", "--job-label", "//j", "--partition", "r", "--", "/nonexistent/job"]);
+    let out = dbl(&[
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-3",
+        "--job-label",
+        "//j",
+        "--partition",
+        "r",
+        "--",
+        "/nonexistent/job",
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not start /nonexistent/job"));
 
@@ -95,8 +199,35 @@ fn taints_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("bel");
     let log_arg = log.to_str().unwrap();
-    assert!(dbl(&["exec", "--log", log_arg, "--job-run-id", "JR-1", "--job-label", "//j", "--partition", "p", "--", "true"]).status.success());
-    assert!(dbl(&["emit", "--log", log_arg, "taint-create", "--taint-id", "T-1", "--partition", "p", "--comment", "bad rows"]).status.success());
+    assert!(dbl(&[
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-1",
+        "--job-label",
+        "//j",
+        "--partition",
+        "p",
+        "--",
+        "true"
+    ])
+    .status
+    .success());
+    assert!(dbl(&[
+        "emit",
+        "--log",
+        log_arg,
+        "taint-create",
+        "--taint-id",
+        "T-1",
+        "--partition",
+        "p",
+        "--comment",
+        "bad rows"
+    ])
+    .status
+    .success());
     let state = load(&log);
     let p = state.current_instance(state.ref_id("p").unwrap()).unwrap();
     assert_eq!(state.partition(p).state, PartitionState::Tainted);

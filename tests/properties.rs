@@ -32,7 +32,11 @@ fn refs() -> impl Strategy<Value = Vec<u8>> {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (small(), refs(), prop::option::of(small())).prop_map(|(want, refs, parent_run)| Op::Want { want, refs, parent_run }),
+        (small(), refs(), prop::option::of(small())).prop_map(|(want, refs, parent_run)| Op::Want {
+            want,
+            refs,
+            parent_run
+        }),
         small().prop_map(Op::CancelWant),
         (0u8..40, 0u8..3, refs(), prop::collection::vec(small(), 0..3))
             .prop_map(|(run, label, refs, wants)| Op::Buffer { run, label, refs, wants }),

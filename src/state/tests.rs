@@ -368,4 +368,3 @@ fn digest_changes_with_content_and_not_with_diagnostic_offsets() {
     }
     assert_ne!(shorter.digest(), load(1).digest());
 }
-
