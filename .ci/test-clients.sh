@@ -45,7 +45,8 @@ code_server_e2e() {
 }
 
 total=$SECONDS
-timed "cargo build" cargo build --quiet --bin dbl
+# --all-targets: the same feature set as `cargo test`, so this reuses its build instead of redoing it.
+timed "cargo build" cargo build --quiet --all-targets
 timed "extension lint/typecheck/test/package" extension
 timed "Neovim + Node LSP clients" lsp_clients
 timed "code-server + Chromium end-to-end" code_server_e2e

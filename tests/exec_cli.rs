@@ -237,3 +237,35 @@ fn taints_by_hand() {
     let out = dbl(&["emit", "--log", log_arg, "taint-create", "--taint-id", "T-2"]);
     assert!(!out.status.success(), "a taint needs partitions");
 }
+
+#[test]
+fn several_partitions_after_one_flag_or_repeated_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bel");
+    let log_arg = log.to_str().unwrap();
+    let out = dbl(&[
+        "exec",
+        "--log",
+        log_arg,
+        "--job-run-id",
+        "JR-1",
+        "--job-label",
+        "//j",
+        "--partition",
+        "a",
+        "b",
+        "--partition",
+        "c",
+        "--want",
+        "W-1",
+        "W-2",
+        "--",
+        "true",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = load(&log);
+    let run = state.job_run(state.find_job_run("JR-1").unwrap());
+    let built: Vec<&str> = run.outputs.iter().map(|&p| state.ref_name(state.partition(p).partition_ref)).collect();
+    assert_eq!(built, ["a", "b", "c"]);
+    assert_eq!(run.wants.len(), 2);
+}

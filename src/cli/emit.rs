@@ -24,7 +24,7 @@ pub enum EmitEvent {
         /// Defaults to `W-<ms since epoch>`.
         #[arg(long)]
         want_id: Option<String>,
-        #[arg(long = "partition", required = true)]
+        #[arg(long = "partition", required = true, num_args = 1..)]
         partitions: Vec<String>,
         #[command(flatten)]
         source: SourceArgs,
@@ -51,7 +51,7 @@ pub enum EmitEvent {
         /// Defaults to `T-<ms since epoch>`.
         #[arg(long)]
         taint_id: Option<String>,
-        #[arg(long = "partition", required = true)]
+        #[arg(long = "partition", required = true, num_args = 1..)]
         partitions: Vec<String>,
         #[command(flatten)]
         source: SourceArgs,

@@ -30,10 +30,10 @@ pub struct ExecArgs {
     #[arg(long)]
     pub job_label: String,
     /// A partition ref this run builds (repeat for several).
-    #[arg(long = "partition", required = true)]
+    #[arg(long = "partition", required = true, num_args = 1..)]
     pub partitions: Vec<String>,
     /// A want this run is scheduled for (repeat for several); all its partitions are attributed to each.
-    #[arg(long = "want")]
+    #[arg(long = "want", num_args = 1..)]
     pub wants: Vec<String>,
     /// Seconds between heartbeats while the job runs.
     #[arg(long, default_value_t = 30)]

@@ -64,10 +64,25 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
             None => println!("last error none"),
         }
         let secs = elapsed.as_secs_f64();
-        eprintln!("loaded in {:.3}s ({:.0} events/s)", secs, state.events_applied() as f64 / secs.max(1e-9));
+        let events = state.events_applied();
+        eprint!("loaded in {secs:.3}s ({:.0} events/s)", events as f64 / secs.max(1e-9));
+        match peak_rss_bytes() {
+            Some(peak) => {
+                eprintln!(", peak RSS {} MiB ({:.0} bytes/event)", peak >> 20, peak as f64 / events.max(1) as f64)
+            }
+            None => eprintln!(),
+        }
     }
     // The process ends next: freeing a large state entity by entity would take almost as long as
     // loading it, for nothing.
     std::mem::forget(state);
     Ok(())
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), for the load figures in BENCHMARKS.md.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

@@ -22,7 +22,7 @@ pub struct TailArgs {
     #[arg(long)]
     pub log: PathBuf,
     /// Only changes touching this partition ref (repeatable).
-    #[arg(long = "ref", value_name = "REF")]
+    #[arg(long = "ref", value_name = "REF", num_args = 1..)]
     pub refs: Vec<String>,
     /// Only changes touching this want (repeatable).
     #[arg(long = "want", value_name = "WANT_ID")]

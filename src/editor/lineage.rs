@@ -70,14 +70,23 @@ pub fn upstream_of(state: &BuildState, instance: PartitionIx) -> Vec<(RefId, Par
 }
 
 /// Direct outputs built from an instance, one entry per output ref.
+/// Linear in the consumers: a hot source has tens of thousands, of as many distinct refs.
 pub fn downstream_of(state: &BuildState, instance: PartitionIx) -> Vec<(RefId, PartitionIx, JobRunIx)> {
     let mut out: Vec<(RefId, PartitionIx, JobRunIx)> = Vec::new();
+    let mut position: rustc_hash::FxHashMap<RefId, usize> = rustc_hash::FxHashMap::default();
     for consumer in &state.partition(instance).consumers {
         let r = state.partition(consumer.output).partition_ref;
-        match out.iter_mut().find(|(existing, _, _)| *existing == r) {
-            Some(entry) if entry.1 < consumer.output => *entry = (r, consumer.output, consumer.job_run),
-            Some(_) => {}
-            None => out.push((r, consumer.output, consumer.job_run)),
+        match position.entry(r) {
+            std::collections::hash_map::Entry::Occupied(at) => {
+                let entry = &mut out[*at.get()];
+                if entry.1 < consumer.output {
+                    *entry = (r, consumer.output, consumer.job_run);
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(out.len());
+                out.push((r, consumer.output, consumer.job_run));
+            }
         }
     }
     out

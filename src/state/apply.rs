@@ -10,6 +10,7 @@ impl BuildState {
     pub fn apply(&mut self, event: &DataBuildEvent, offset: u64) {
         let at = Stamp { timestamp: event.timestamp, event_id: event.event_id };
         let cx = Cx { at, offset };
+        self.digest.take();
         if let Some(last) = self.last_event {
             if at.event_id <= last.event_id {
                 let message = format!(

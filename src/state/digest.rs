@@ -7,8 +7,12 @@
 use super::*;
 
 impl BuildState {
-    /// Hex BLAKE3 of the canonical encoding of the state.
+    /// Hex BLAKE3 of the canonical encoding of the state (cached until the next event).
     pub fn digest(&self) -> String {
+        self.digest.get_or_init(|| self.compute_digest()).clone()
+    }
+
+    fn compute_digest(&self) -> String {
         let mut h = Feed { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(FEED_BUFFER) };
         h.u64(self.events_applied);
         h.stamp(self.last_event);

@@ -76,6 +76,9 @@ pub struct BuildState {
     changes: Vec<(u64, Change)>,
     /// Scratch space for want status refreshes, kept to avoid an allocation per event.
     want_queue: Vec<WantIx>,
+    /// The digest of the state as it is, computed on first request after a change: clients poll
+    /// `databuild/status`, and a large state takes a tenth of a second to hash.
+    digest: std::sync::OnceLock<String>,
 }
 
 impl BuildState {
