@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use serde_json::json;
+use crate::live::{LastError, TailStatus};
+use crate::protocol::status_of;
 
 use super::load_state;
 
@@ -21,21 +22,16 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     let (state, loaded) = load_state(&args.log)?;
     let elapsed = started.elapsed();
     let digest = state.digest();
-    let report = json!({
-        "logPath": args.log.display().to_string(),
-        "format": loaded.format.map(|f| f.name()),
-        "eventsApplied": state.events_applied(),
-        "bytesConsumed": loaded.consumed_bytes,
-        "pendingBytes": loaded.pending_bytes,
-        "lastEventId": state.last_event().map(|e| e.event_id),
-        "lastError": loaded.error.as_ref().map(|e| json!({"message": e.to_string(), "offset": e.offset, "line": e.line})),
-        "diagnosticCount": state.diagnostic_count(),
-        "counts": {
-            "wants": state.want_count(), "jobRuns": state.job_run_count(),
-            "partitions": state.partition_count(), "refs": state.ref_count(), "taints": state.taint_count(),
-        },
-        "digest": digest,
-    });
+    let tail = TailStatus {
+        log_path: Some(args.log.display().to_string()),
+        format: loaded.format.map(|f| f.name()),
+        bytes_consumed: loaded.consumed_bytes,
+        pending_bytes: loaded.pending_bytes,
+        file_bytes: std::fs::metadata(&args.log).map_or(0, |m| m.len()),
+        last_error: loaded.error.as_ref().map(|e| LastError { message: e.to_string(), offset: e.offset, line: e.line }),
+        ..TailStatus::default()
+    };
+    let report = status_of(&state, &tail);
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -80,6 +80,11 @@ pub fn status(live: &Live) -> Value {
     // lock, so the two agree.
     let state = live.read();
     let tail = live.tail_status();
+    status_of(&state, &tail)
+}
+
+/// The `databuild/status` result for a state and what is known of its log (also `dbl status --format json`).
+pub fn status_of(state: &crate::state::BuildState, tail: &crate::live::TailStatus) -> Value {
     let recent: Vec<Value> = state
         .diagnostics()
         .iter()
