@@ -34,6 +34,12 @@ impl EventSeq {
     }
 }
 
+/// Stamps `events` in order: ids from 1, one second apart from 2023-11-14 (for tests).
+pub fn stamped(events: Vec<Event>) -> Vec<DataBuildEvent> {
+    let mut seq = EventSeq::starting_at(1_700_000_000_000);
+    events.into_iter().map(|event| seq.next(1_000, event)).collect()
+}
+
 pub fn partition_refs<S: AsRef<str>>(refs: &[S]) -> Vec<PartitionRef> {
     refs.iter().map(|r| PartitionRef { r#ref: r.as_ref().to_string() }).collect()
 }

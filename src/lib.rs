@@ -11,6 +11,7 @@
 //!
 //! See `docs/ARCHITECTURE.md` for the map and its invariants.
 
+pub mod calendar;
 pub mod cli;
 pub mod editor;
 pub mod events;

@@ -173,21 +173,9 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
-/// `YYYY-MM-DD HH:MM:SS UTC` of milliseconds since the epoch.
+/// An event timestamp for a hover: to the second, UTC.
 pub fn format_timestamp(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem / 60 % 60, rem % 60)
+    format!("{} UTC", crate::calendar::format_timestamp_seconds(ms))
 }
 
 // ---- searching for refs -----------------------------------------------------------------------------

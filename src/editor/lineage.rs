@@ -99,11 +99,7 @@ mod tests {
     use crate::state::PartitionState;
 
     fn demo_state() -> BuildState {
-        let mut state = BuildState::new();
-        for event in demo_events() {
-            state.apply(&event, 0);
-        }
-        state
+        BuildState::from_events(&demo_events())
     }
 
     fn names(state: &BuildState, refs: impl IntoIterator<Item = RefId>) -> Vec<String> {

@@ -179,11 +179,7 @@ mod tests {
     use crate::events::demo_events;
 
     fn demo_state() -> BuildState {
-        let mut state = BuildState::new();
-        for event in demo_events() {
-            state.apply(&event, 0);
-        }
-        state
+        BuildState::from_events(&demo_events())
     }
 
     fn names(hits: &[RefHit]) -> Vec<(&str, bool)> {

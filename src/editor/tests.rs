@@ -9,11 +9,7 @@ use crate::events::*;
 use crate::state::BuildState;
 
 fn demo_state() -> BuildState {
-    let mut state = BuildState::new();
-    for event in demo_events() {
-        state.apply(&event, 0);
-    }
-    state
+    BuildState::from_events(&demo_events())
 }
 
 fn uri(s: &str) -> Uri {

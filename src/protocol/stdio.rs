@@ -312,7 +312,7 @@ impl Session {
         match method {
             "initialized" => self.start_background(),
             "$/cancelRequest" => {
-                let Some(id) = params.get("id") else { return None };
+                let id = params.get("id")?;
                 let task = self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&id.to_string());
                 if let Some(task) = task {
                     task.abort();
@@ -325,7 +325,8 @@ impl Session {
                         self.start_log(&log).await;
                     }
                     if effects.refresh_code_lenses && self.editor.code_lens_refresh_supported() {
-                        let _ = self.client.request("workspace/codeLens/refresh", Value::Null).await;
+                        // Fire and forget: the client's answer carries nothing we need.
+                        drop(self.client.request("workspace/codeLens/refresh", Value::Null).await);
                     }
                 }
                 Err(error) => {
@@ -552,7 +553,7 @@ async fn refresh_code_lenses(live: Arc<Live>, client: Client, editor: Arc<Editor
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         };
         if affected {
-            let _ = client.request("workspace/codeLens/refresh", Value::Null).await;
+            drop(client.request("workspace/codeLens/refresh", Value::Null).await);
             tokio::time::sleep(Duration::from_millis(500)).await;
             // Whatever landed meanwhile is covered by the refresh just sent.
             rx = rx.resubscribe();

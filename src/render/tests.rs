@@ -5,11 +5,7 @@ use crate::state::BuildState;
 use crate::views::{self, FulfillmentParams, JobRunParams, LineageParams, ListParams, PartitionParams, WantParams};
 
 fn demo() -> BuildState {
-    let mut state = BuildState::new();
-    for (i, event) in crate::events::demo_events().iter().enumerate() {
-        state.apply(event, i as u64);
-    }
-    state
+    BuildState::from_events(&crate::events::demo_events())
 }
 
 fn fulfillment(state: &BuildState, expand_retries: bool) -> Response<FulfillmentView> {

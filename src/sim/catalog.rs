@@ -1,7 +1,7 @@
 //! The simulated deployment: a lake of datasets in layers (raw → staging → dims → marts → reports), the
 //! jobs that build them and what each job reads. Everything here is static; `docs/SIMULATE.md` draws it.
 
-use super::calendar::write_date;
+use crate::calendar::write_date;
 
 /// Regions every regional dataset is partitioned by.
 pub const REGIONS: [&str; 8] = ["us", "ca", "br", "uk", "eu", "in", "jp", "au"];

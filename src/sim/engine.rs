@@ -11,10 +11,10 @@ use crate::events::EventSeq;
 use crate::proto::{data_build_event::Event, DataBuildEvent};
 
 use super::build::BuildTask;
-use super::calendar::{DAY_MS, HOUR_MS};
 use super::rng::Rng;
 use super::stories::{self, TaintTask, WantTask};
 use super::world::World;
+use crate::calendar::{DAY_MS, HOUR_MS};
 
 /// 2025-01-01, the first day the simulated deployment runs.
 pub const START_DAY: i64 = 20_089;

@@ -13,7 +13,6 @@
 //! - [`stories`]: what starts work (nightly batch, backfills, analyst wants, taints).
 
 mod build;
-mod calendar;
 mod catalog;
 mod engine;
 mod rng;

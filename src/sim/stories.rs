@@ -7,10 +7,10 @@ use crate::events;
 use crate::proto::{data_build_event::Event, EventSource};
 
 use super::build::BuildTask;
-use super::calendar::{DAY_MS, HOUR_MS};
 use super::catalog::*;
 use super::engine::{Control, Engine, Flow, Outcome, Task, START_DAY};
 use super::world::Data;
+use crate::calendar::{DAY_MS, HOUR_MS};
 
 pub const USERS: [&str; 8] = ["alice", "bilal", "chen", "dana", "emeka", "farah", "goran", "hana"];
 

@@ -86,6 +86,16 @@ impl BuildState {
         BuildState::default()
     }
 
+    /// A state with `events` applied in order, each event's position standing for its offset: for
+    /// tests, benchmarks and logs already in memory.
+    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a crate::proto::DataBuildEvent>) -> BuildState {
+        let mut state = BuildState::new();
+        for (i, event) in events.into_iter().enumerate() {
+            state.apply(event, i as u64);
+        }
+        state
+    }
+
     // ---- counters -------------------------------------------------------------------------------
 
     /// Records applied, including those that only produced a diagnostic.

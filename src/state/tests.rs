@@ -8,12 +8,7 @@ const NONE: &[&str] = &[];
 
 /// Applies `events`, numbering them 1.. with 1 s between them.
 fn replay(events: Vec<Event>) -> BuildState {
-    let mut seq = EventSeq::starting_at(1_700_000_000_000);
-    let mut state = BuildState::new();
-    for (i, event) in events.into_iter().enumerate() {
-        state.apply(&seq.next(1_000, event), i as u64);
-    }
-    state
+    BuildState::from_events(&stamped(events))
 }
 
 fn run(state: &BuildState, id: &str) -> JobRunIx {

@@ -10,20 +10,11 @@ use crate::state::{built_partition_uuid, external_partition_uuid};
 const NONE: &[&str] = &[];
 
 fn state_of(events: Vec<Event>) -> BuildState {
-    let mut seq = EventSeq::starting_at(1_700_000_000_000);
-    let mut state = BuildState::new();
-    for (i, event) in events.into_iter().enumerate() {
-        state.apply(&seq.next(10, event), i as u64);
-    }
-    state
+    BuildState::from_events(&stamped(events))
 }
 
 fn demo() -> BuildState {
-    let mut state = BuildState::new();
-    for (i, event) in demo_events().iter().enumerate() {
-        state.apply(event, i as u64);
-    }
-    state
+    BuildState::from_events(&demo_events())
 }
 
 /// A run that builds `outputs` from `inputs` for `wants`, start to success.

@@ -136,7 +136,7 @@ impl LspClient {
     }
 
     pub fn try_wait_for(&mut self, timeout: Duration, pred: &dyn Fn(&Value) -> bool) -> Option<Value> {
-        if let Some(i) = self.backlog.iter().position(|m| pred(m)) {
+        if let Some(i) = self.backlog.iter().position(pred) {
             return Some(self.backlog.remove(i));
         }
         let deadline = Instant::now() + timeout;

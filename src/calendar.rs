@@ -1,4 +1,6 @@
-//! Dates for partition refs, with no date library: days since the Unix epoch ⇄ `YYYY-MM-DD`.
+//! Calendar arithmetic with no date library: days since the Unix epoch ⇄ `YYYY-MM-DD`, and event
+//! timestamps (ms since the epoch, UTC) as text. Used by the simulator's date partitions, the CLI's
+//! trees and the editor's hovers.
 
 use std::fmt::Write;
 
@@ -25,6 +27,23 @@ pub fn write_date(out: &mut String, days: i64) {
     write!(out, "{y:04}-{m:02}-{d:02}").expect("writing to a String cannot fail");
 }
 
+/// An event timestamp as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
+pub fn format_timestamp(ms: u64) -> String {
+    let mut out = format_timestamp_seconds(ms);
+    write!(out, ".{:03}", ms % 1000).expect("writing to a String cannot fail");
+    out
+}
+
+/// An event timestamp as `YYYY-MM-DD HH:MM:SS` (UTC).
+pub fn format_timestamp_seconds(ms: u64) -> String {
+    let secs = ms / 1000;
+    let mut out = String::with_capacity(23);
+    write_date(&mut out, (secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    write!(out, " {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60).expect("writing to a String cannot fail");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,5 +62,13 @@ mod tests {
         assert_eq!(date(20_089 + 59), "2025-03-01");
         assert_eq!(date(19_782), "2024-02-29");
         assert_eq!(date(-1), "1969-12-31");
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(format_timestamp(0), "1970-01-01 00:00:00.000");
+        assert_eq!(format_timestamp(1_750_000_000_000), "2025-06-15 15:06:40.000");
+        assert_eq!(format_timestamp(951_782_400_123), "2000-02-29 00:00:00.123");
+        assert_eq!(format_timestamp_seconds(951_782_400_123), "2000-02-29 00:00:00");
     }
 }
