@@ -112,7 +112,8 @@ pub fn status_of(state: &crate::state::BuildState, tail: &crate::live::TailStatu
             "wants": state.want_count(), "jobRuns": state.job_run_count(),
             "partitions": state.partition_count(), "refs": state.ref_count(), "taints": state.taint_count(),
         },
-        "digest": state.digest(),
+        // Not while loading: hashing a large state under its read lock would hold up the load.
+        "digest": if tail.loading { Value::Null } else { Value::from(state.digest()) },
         "tail": { "notify": tail.notify, "pollMs": tail.poll_ms },
     })
 }
