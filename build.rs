@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pbjson_build::Builder::new()
         .register_descriptors(&descriptor_bytes)?
         .ignore_unknown_fields()
+        // Write DESIGN's spelling (`event_id`); reading accepts lowerCamelCase too.
+        .preserve_proto_field_names()
         .build(&[".databuild.v1"])?;
     Ok(())
 }

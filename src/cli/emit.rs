@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::events;
-use crate::log::{format_for_new_log, now_ms, LogAppender};
+use crate::log::{encode_record, format_for_new_log, now_ms, LogAppender, LogFormat};
 use crate::proto::EventSource;
 
 #[derive(Debug, clap::Args)]
@@ -126,7 +126,8 @@ pub fn emit(args: &EmitArgs) -> anyhow::Result<()> {
     let stamped = LogAppender::new(&args.log, format_for_new_log(&args.log))
         .append(vec![event])
         .with_context(|| format!("cannot append to {}", args.log.display()))?;
-    let event = &stamped[0];
-    println!("{}", serde_json::to_string(event)?);
+    let mut line = Vec::new();
+    encode_record(&stamped[0], LogFormat::JsonLines, &mut line);
+    std::io::Write::write_all(&mut std::io::stdout(), &line)?;
     Ok(())
 }

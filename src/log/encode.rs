@@ -14,9 +14,34 @@ pub fn encode_record(event: &DataBuildEvent, format: LogFormat, out: &mut Vec<u8
     match format {
         LogFormat::Binary => event.encode_length_delimited(out).expect("a Vec grows as needed"),
         LogFormat::JsonLines => {
-            serde_json::to_writer(&mut *out, event).expect("generated types always serialize");
+            let mut value = serde_json::to_value(event).expect("generated types always serialize");
+            integers_as_numbers(&mut value);
+            serde_json::to_writer(&mut *out, &value).expect("a Value always serializes");
             out.push(b'\n');
         }
+    }
+}
+
+/// The 64-bit fields of the event model. The proto3 JSON mapping writes them as strings; DESIGN's
+/// example (and every reader) takes numbers, which are exact for ids and millisecond timestamps.
+const UINT64_FIELDS: [&str; 5] = ["timestamp", "event_id", "data_timestamp", "ttl_seconds", "sla_seconds"];
+
+fn integers_as_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                match field {
+                    serde_json::Value::String(text) if UINT64_FIELDS.contains(&name.as_str()) => {
+                        if let Ok(number) = text.parse::<u64>() {
+                            *field = number.into();
+                        }
+                    }
+                    _ => integers_as_numbers(field),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integers_as_numbers),
+        _ => {}
     }
 }
 
@@ -63,5 +88,24 @@ impl<W: Write> EventWriter<W> {
     pub fn into_inner(mut self) -> io::Result<W> {
         self.flush()?;
         Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{manual, want_create, EventSeq};
+
+    #[test]
+    fn json_lines_look_like_designs_example() {
+        let mut seq = EventSeq::after(0, 1_699_999_999_000);
+        let event = seq.next(1_000, want_create("W-001", &["data/gamma"], manual("ann")));
+        let mut out = Vec::new();
+        encode_record(&event, LogFormat::JsonLines, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"timestamp\":1700000000000,\"event_id\":1,\"want_create_v1\":{\"want_id\":\"W-001\",\
+             \"partitions\":[{\"ref\":\"data/gamma\"}],\"source\":{\"manually_triggered\":{\"user\":\"ann\"}}}}\n"
+        );
     }
 }
