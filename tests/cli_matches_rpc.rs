@@ -25,11 +25,18 @@ fn every_view_prints_exactly_the_rpc_result() {
     let beta = "d1305448-db69-5062-8c23-837705b1ceef";
     let cases: Vec<(Vec<&str>, &str, Value)> = vec![
         (vec!["want", "W-001"], "databuild/fulfillment", json!({"wantId": "W-001"})),
-        (vec!["want", "W-001", "--expand-retries"], "databuild/fulfillment", json!({"wantId": "W-001", "expandRetries": true})),
+        (
+            vec!["want", "W-001", "--expand-retries"],
+            "databuild/fulfillment",
+            json!({"wantId": "W-001", "expandRetries": true}),
+        ),
         (vec!["want", "W-002", "--detail"], "databuild/want", json!({"wantId": "W-002"})),
         (vec!["lineage", "data/beta"], "databuild/lineage", json!({"ref": "data/beta"})),
-        (vec!["lineage", beta, "--up", "1", "--down", "2", "--fanout", "5"], "databuild/lineage",
-            json!({"uuid": beta, "upDepth": 1, "downDepth": 2, "fanoutLimit": 5})),
+        (
+            vec!["lineage", beta, "--up", "1", "--down", "2", "--fanout", "5"],
+            "databuild/lineage",
+            json!({"uuid": beta, "upDepth": 1, "downDepth": 2, "fanoutLimit": 5}),
+        ),
         (vec!["job-run", "JR-789"], "databuild/jobRun", json!({"jobRunId": "JR-789"})),
         (vec!["partition", "data/gamma"], "databuild/partition", json!({"ref": "data/gamma"})),
         (vec!["partition", beta], "databuild/partition", json!({"uuid": beta})),
@@ -43,7 +50,9 @@ fn every_view_prints_exactly_the_rpc_result() {
     }
     let status = client.result("databuild/status", json!({}));
     let cli_status = cli_json(&["status"], log_arg);
-    for field in ["eventsApplied", "lastEventId", "bytesConsumed", "pendingBytes", "format", "digest", "counts", "lastError"] {
+    for field in
+        ["eventsApplied", "lastEventId", "bytesConsumed", "pendingBytes", "format", "digest", "counts", "lastError"]
+    {
         assert_eq!(cli_status[field], status[field], "status field {field}");
     }
     assert_eq!(client.shutdown(), 0);

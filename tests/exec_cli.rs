@@ -269,3 +269,22 @@ fn several_partitions_after_one_flag_or_repeated_flags() {
     assert_eq!(built, ["a", "b", "c"]);
     assert_eq!(run.wants.len(), 2);
 }
+
+#[test]
+fn emit_takes_log_before_or_after_the_event_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("bel.jsonl");
+    let log_arg = log.to_str().unwrap();
+    let out = dbl(&["emit", "want-create", "--log", log_arg, "--id", "W-1", "--ref", "a", "b", "--user", "ann"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(line.starts_with("{\"timestamp\":") && line.contains("\"event_id\":1,"), "{line}");
+    let out = dbl(&["emit", "--log", log_arg, "want-cancel", "--want-id", "W-1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = dbl(&["emit", "want-cancel", "--want-id", "W-1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--log PATH is required"));
+    let state = load(&log);
+    let w = state.find_want("W-1").unwrap();
+    assert_eq!(state.want(w).refs.len(), 2);
+    assert_eq!(state.want(w).status, WantStatus::Canceled);
+}

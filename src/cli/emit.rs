@@ -11,8 +11,9 @@ use crate::proto::EventSource;
 #[derive(Debug, clap::Args)]
 pub struct EmitArgs {
     /// The build event log to append to (created if missing; a new `.jsonl` file gets JSON lines).
-    #[arg(long)]
-    pub log: PathBuf,
+    /// May also come after the event name.
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
     #[command(subcommand)]
     pub event: EmitEvent,
 }
@@ -22,9 +23,9 @@ pub enum EmitEvent {
     /// Ask for partitions to be Live.
     WantCreate {
         /// Defaults to `W-<ms since epoch>`.
-        #[arg(long)]
+        #[arg(long, visible_alias = "id")]
         want_id: Option<String>,
-        #[arg(long = "partition", required = true, num_args = 1..)]
+        #[arg(long = "partition", visible_alias = "ref", required = true, num_args = 1..)]
         partitions: Vec<String>,
         #[command(flatten)]
         source: SourceArgs,
@@ -39,7 +40,7 @@ pub enum EmitEvent {
     },
     /// Withdraw a want.
     WantCancel {
-        #[arg(long)]
+        #[arg(long, visible_alias = "id")]
         want_id: String,
         #[command(flatten)]
         source: SourceArgs,
@@ -49,9 +50,9 @@ pub enum EmitEvent {
     /// Mark Live partitions as bad.
     TaintCreate {
         /// Defaults to `T-<ms since epoch>`.
-        #[arg(long)]
+        #[arg(long, visible_alias = "id")]
         taint_id: Option<String>,
-        #[arg(long = "partition", required = true, num_args = 1..)]
+        #[arg(long = "partition", visible_alias = "ref", required = true, num_args = 1..)]
         partitions: Vec<String>,
         #[command(flatten)]
         source: SourceArgs,
@@ -60,7 +61,7 @@ pub enum EmitEvent {
     },
     /// Withdraw a taint.
     TaintCancel {
-        #[arg(long)]
+        #[arg(long, visible_alias = "id")]
         taint_id: String,
         #[command(flatten)]
         source: SourceArgs,
@@ -76,7 +77,7 @@ pub struct SourceArgs {
     #[arg(long, conflicts_with = "triggered_by")]
     pub user: Option<String>,
     /// The job run whose dep miss caused this (job triggered).
-    #[arg(long)]
+    #[arg(long, visible_alias = "job-run-id")]
     pub triggered_by: Option<String>,
 }
 
@@ -123,9 +124,11 @@ pub fn emit(args: &EmitArgs) -> anyhow::Result<()> {
             comment: comment.clone(),
         }),
     };
-    let stamped = LogAppender::new(&args.log, format_for_new_log(&args.log))
+    // Checked here, not by clap: an argument that may follow the event name cannot be marked required.
+    let log = args.log.as_deref().context("--log PATH is required: the build event log to append to")?;
+    let stamped = LogAppender::new(log, format_for_new_log(log))
         .append(vec![event])
-        .with_context(|| format!("cannot append to {}", args.log.display()))?;
+        .with_context(|| format!("cannot append to {}", log.display()))?;
     let mut line = Vec::new();
     encode_record(&stamped[0], LogFormat::JsonLines, &mut line);
     std::io::Write::write_all(&mut std::io::stdout(), &line)?;
