@@ -277,6 +277,8 @@ impl BuildState {
         want.parents = parents;
         let mut touched = want.parents.clone();
         touched.push(ix);
+        // Created as New (a placeholder already was); the refresh records any move from there.
+        self.record(cx, Change::WantStatus { want: ix, from: None, to: self.wants[ix.index()].status });
         self.refresh_wants(cx, &touched);
     }
 
