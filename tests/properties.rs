@@ -180,3 +180,46 @@ fn demo_log_binary_and_json_digests_match() {
     assert_eq!(binary.digest(), json.digest());
     assert_eq!(binary.events_applied(), events.len() as u64);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Any bytes at all: the decoder never panics, an error names an offset inside what it was given,
+    /// and whatever decoded applies to a state without panicking.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048), json_prefix in any::<bool>()) {
+        let mut input = if json_prefix { b"{\"event_id\":1}\n".to_vec() } else { Vec::new() };
+        input.extend_from_slice(&bytes);
+        let mut decoder = Decoder::with_max_record_bytes(1024);
+        let mut state = BuildState::new();
+        let result = decoder.feed(&input, &mut |r| state.apply(&r.event, r.offset));
+        if let Err(error) = result {
+            prop_assert!(error.offset <= input.len() as u64, "{error}");
+            let named = format!("byte offset {}", error.offset);
+            prop_assert!(error.to_string().contains(&named), "{} does not name {}", error, named);
+        }
+        prop_assert!(decoder.consumed_bytes() + decoder.pending_bytes() as u64 <= input.len() as u64);
+        state.digest();
+    }
+
+    /// Valid records with random garbage spliced in: decoding stops exactly at the damage.
+    #[test]
+    fn damage_is_reported_where_it_is(ops in prop::collection::vec(op(), 2..20), at in any::<prop::sample::Index>(), junk in 0x80u8..=0xff) {
+        let events = events(&ops);
+        let mut bytes = Vec::new();
+        let mut starts = Vec::new();
+        for e in &events {
+            starts.push(bytes.len());
+            encode_record(e, LogFormat::JsonLines, &mut bytes);
+        }
+        // Not the first line: a log that starts with a non-ASCII byte is, rightly, sniffed as binary.
+        let damaged = 1 + at.index(events.len() - 1);
+        // A non-UTF-8 byte at the start of one line.
+        bytes.insert(starts[damaged], junk);
+        let mut decoded = 0;
+        let error = Decoder::new().feed(&bytes, &mut |_| decoded += 1).expect_err("damage is an error");
+        prop_assert_eq!(decoded, damaged);
+        prop_assert_eq!(error.offset, starts[damaged] as u64);
+        prop_assert_eq!(error.line, Some(damaged as u64 + 1));
+    }
+}

@@ -263,7 +263,11 @@ fn recorded_changes_name_old_and_new_status() {
     let changes = state.take_changes();
     let w = state.find_want("W").unwrap();
     let jr = run(&state, "JR-1");
-    assert_eq!(changes[0], (1, Change::WantStatus { want: w, from: None, to: WantStatus::New }), "a new want is a change");
+    assert_eq!(
+        changes[0],
+        (1, Change::WantStatus { want: w, from: None, to: WantStatus::New }),
+        "a new want is a change"
+    );
     assert!(
         changes.contains(&(2, Change::WantStatus { want: w, from: Some(WantStatus::New), to: WantStatus::Building }))
     );
