@@ -133,7 +133,7 @@ impl Live {
         });
         let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
-            tailer: Tailer::new(path),
+            path: path.to_path_buf(),
             options,
             state: self.state.clone(),
             status: self.status.clone(),
@@ -217,9 +217,64 @@ impl Drop for Live {
     }
 }
 
-/// The ingest thread: the only writer of the state.
+/// One poll of the log, from the reader thread to the ingest thread.
+struct Polled {
+    polled: std::io::Result<Poll>,
+    records: Vec<LogRecord>,
+    format: Option<&'static str>,
+    consumed: u64,
+    pending: u64,
+}
+
+/// The reader thread: polls the tailer, at once again while there is more to read, else on a wake-up
+/// or the poll timer, and hands each poll to the ingest thread in order. Ends when told to stop or
+/// when the ingest thread is gone.
+fn read_log(
+    mut tailer: Tailer,
+    wake: mpsc::Receiver<WakeReason>,
+    poll_every: Duration,
+    stop: Arc<AtomicBool>,
+    polls: mpsc::SyncSender<Polled>,
+    spent: mpsc::Receiver<Vec<LogRecord>>,
+) {
+    while !stop.load(Ordering::SeqCst) {
+        let mut records = match spent.try_recv() {
+            Ok(mut reused) => {
+                reused.clear();
+                reused
+            }
+            Err(_) => Vec::new(),
+        };
+        let polled = tailer.poll(READ_BUDGET, &mut |record| records.push(record));
+        let read_more = match &polled {
+            Ok(Poll::Reset(_)) => true,
+            Ok(Poll::Read(read)) => !read.at_end,
+            _ => false,
+        };
+        let message = Polled {
+            polled,
+            records,
+            format: tailer.format().map(|f| f.name()),
+            consumed: tailer.consumed_bytes(),
+            pending: tailer.pending_bytes(),
+        };
+        if polls.send(message).is_err() {
+            break;
+        }
+        // Free what the ingest thread has finished with while waiting.
+        while let Ok(batch) = spent.try_recv() {
+            drop(batch);
+        }
+        if !read_more && !wait_for_wakeup(&wake, poll_every) {
+            break;
+        }
+    }
+}
+
+/// The ingest thread: the only writer of the state. Reading and decoding the log run on a second
+/// thread ([`read_log`]), one poll ahead, so a large log loads on both cores.
 struct Worker {
-    tailer: Tailer,
+    path: PathBuf,
     options: LiveOptions,
     state: Arc<RwLock<BuildState>>,
     status: watch::Sender<TailStatus>,
@@ -233,19 +288,27 @@ impl Worker {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn run(mut self, wake: mpsc::Receiver<WakeReason>) {
-        let path = self.tailer.path().to_path_buf();
+    fn run(self, wake: mpsc::Receiver<WakeReason>) {
+        let path = self.path.clone();
         let mut loading = true;
         let mut load_started = Instant::now();
         let mut last_progress = Instant::now();
         let mut pending_reset: Option<&'static str> = None;
         let mut said_waiting = false;
         self.write().set_recording(self.options.publish_initial_load);
-        let mut batch: Vec<LogRecord> = Vec::new();
-        while !self.stop.load(Ordering::SeqCst) {
-            batch.clear();
-            let polled = self.tailer.poll(READ_BUDGET, &mut |record| batch.push(record));
-            let mut read_more = false;
+        let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
+        let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
+        let reader = {
+            let (path, poll_every, stop) = (path.clone(), self.options.poll, self.stop.clone());
+            std::thread::Builder::new()
+                .name("dbl-read".into())
+                .spawn(move || read_log(Tailer::new(&path), wake, poll_every, stop, polls_tx, spent_rx))
+                .expect("spawning the log reader thread")
+        };
+        for Polled { polled, records: batch, format, consumed, pending } in polls {
+            if self.stop.load(Ordering::SeqCst) {
+                break;
+            }
             match polled {
                 Err(e) => {
                     let message = format!("cannot read {}: {e}", path.display());
@@ -286,12 +349,9 @@ impl Worker {
                     loading = true;
                     load_started = Instant::now();
                     pending_reset = Some(reason.name());
-                    read_more = true;
                 }
                 Ok(Poll::Read(read)) => {
                     said_waiting = false;
-                    let format = self.tailer.format().map(|f| f.name());
-                    let (consumed, pending) = (self.tailer.consumed_bytes(), self.tailer.pending_bytes());
                     let finished_loading = loading && read.at_end;
                     loading &= !finished_loading;
                     let error = read.new_error.as_ref().map(|e| LastError {
@@ -357,13 +417,13 @@ impl Worker {
                             read.file_len
                         );
                     }
-                    read_more = !read.at_end;
                 }
             }
-            if !read_more && !wait_for_wakeup(&wake, self.options.poll) {
-                break;
-            }
+            // The reader frees what it allocated: allocators are fastest that way.
+            let _ = spent.send(batch);
         }
+        drop(spent);
+        let _ = reader.join();
     }
 
     /// Applies records in short write-locked batches, publishing what changed when recording, and
