@@ -7,7 +7,8 @@
 //! - Changes are recorded only after the initial load (a cold load pays nothing for them), resolved to
 //!   names right after each event, and broadcast. The broadcast is bounded: a subscriber that falls
 //!   behind loses the oldest notices and is told so ([`changes::Notice::Lagged`]); ingestion never waits.
-//! - The file is followed by [`crate::log::tail::Tailer`]; a replaced or truncated log is rebuilt from
+//! - The file is followed by [`crate::log::tail::Tailer`] on a reader thread that decodes one poll ahead
+//!   of the ingest thread (both cores work during a load); a replaced or truncated log is rebuilt from
 //!   its start and subscribers get a `reset` notice once the rebuilt state has caught up.
 //!
 //! Architecture invariant: nothing here knows JSON-RPC or LSP; the protocol layer reads [`Live`].
