@@ -2,6 +2,7 @@
 
 mod emit;
 mod exec;
+mod progress;
 mod serve;
 mod simulate;
 mod status;
@@ -25,11 +26,20 @@ use anyhow::Context;
 
 use crate::log::{load_file, LoadedLog};
 use crate::state::BuildState;
+use progress::Progress;
 
-/// Loads a whole log file into a fresh [`BuildState`].
+/// Loads a whole log file into a fresh [`BuildState`], with a progress line on a terminal for a large one.
 pub fn load_state(path: &Path) -> anyhow::Result<(BuildState, LoadedLog)> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut progress = Progress::new("loading", "bytes", size, 64 << 20);
     let mut state = BuildState::new();
-    let loaded = load_file(path, &mut |record| state.apply(&record.event, record.offset))
-        .with_context(|| format!("cannot read event log {}", path.display()))?;
+    let loaded = load_file(path, &mut |record| {
+        if state.events_applied() % 65_536 == 0 {
+            progress.update(record.offset);
+        }
+        state.apply(&record.event, record.offset);
+    })
+    .with_context(|| format!("cannot read event log {}", path.display()))?;
+    progress.finish();
     Ok((state, loaded))
 }

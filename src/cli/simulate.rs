@@ -1,7 +1,7 @@
 //! `dbl simulate`: write a realistic synthetic BEL (see `docs/SIMULATE.md`).
 
 use std::fs::File;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -9,6 +9,8 @@ use anyhow::Context;
 
 use crate::log::LogFormat;
 use crate::sim::{write_log, SimConfig};
+
+use super::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -31,19 +33,11 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         .with_context(|| format!("unknown --format {:?}; use bel or jsonl", args.format))?;
     let started = Instant::now();
     let file = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let show_progress = std::io::stderr().is_terminal() && args.events >= 1 << 18;
-    let total = args.events;
-    let mut progress = |written: u64| {
-        if show_progress {
-            eprint!("\rsimulating: {written}/{total} events ({}%)", written * 100 / total);
-        }
-    };
-    let file = write_log(SimConfig { events: args.events, seed: args.seed }, format, file, &mut progress)
+    let mut progress = Progress::new("simulating", "events", args.events, 1 << 18);
+    let file = write_log(SimConfig { events: args.events, seed: args.seed }, format, file, &mut |n| progress.update(n))
         .and_then(|mut file| file.flush().map(|()| file))
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    if show_progress {
-        eprint!("\r\x1b[2K");
-    }
+    progress.finish();
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     eprintln!(
         "wrote {} events ({} bytes, {}, seed {}) to {} in {:.2}s",
