@@ -449,8 +449,13 @@ fn partition_tree(labels: &Labels, p: &PartitionDetail) -> TreeNode {
             .iter()
             .map(|t| {
                 let comment = t.comment.as_deref().map(|c| format!(": {c}")).unwrap_or_default();
+                let canceled = t
+                    .canceled
+                    .as_ref()
+                    .map(|c| format!(" (canceled at {})", format_timestamp(c.timestamp)))
+                    .unwrap_or_default();
                 TreeNode::new(format!(
-                    "{} at {} by {}{comment}",
+                    "{} at {} by {}{comment}{canceled}",
                     t.taint_id,
                     format_timestamp(t.timestamp),
                     labels.source(&t.source)

@@ -350,9 +350,9 @@ impl BuildState {
         }
         self.taints[ix.index()].cancellation = Some(cancellation(cx, e.source.as_ref(), e.comment.as_deref()));
         for p in self.taints[ix.index()].instances.clone().iter().copied() {
-            let instance = &mut self.partitions[p.index()];
-            instance.taints.retain(|&t| t != ix);
-            let untainted = instance.taints.is_empty() && instance.state == PartitionState::Tainted;
+            let instance = &self.partitions[p.index()];
+            let untainted = instance.state == PartitionState::Tainted
+                && instance.taints.iter().all(|&t| self.taints[t.index()].cancellation.is_some());
             let partition_ref = instance.partition_ref;
             // Back to Live only if nothing else taints it and no newer data replaced it.
             if untainted && self.newest_with_data(partition_ref) == Some(p) {

@@ -187,7 +187,7 @@ pub struct PartitionInstance {
     pub created: Stamp,
     /// When `state` last changed.
     pub state_since: Stamp,
-    /// Active taints on this instance.
+    /// Every taint that marked this instance, oldest first; those not canceled are active.
     pub taints: Vec<TaintIx>,
     /// The consumer index entry for this instance: who read it to build what.
     pub consumers: Vec<Consumer>,

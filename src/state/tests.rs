@@ -368,3 +368,20 @@ fn digest_changes_with_content_and_not_with_diagnostic_offsets() {
     }
     assert_ne!(shorter.digest(), load(1).digest());
 }
+
+#[test]
+fn an_instance_stays_tainted_while_any_taint_is_active_and_keeps_its_taint_history() {
+    let mut state = replay(vec![
+        job_run_buffer("JR-1", "//j", &["a"], &[]),
+        job_run_success("JR-1", vec![]),
+        taint_create("T-1", &["a"], None),
+        taint_create("T-2", &["a"], None),
+        taint_cancel("T-1", None),
+    ]);
+    assert_eq!(current_state(&state, "a"), PartitionState::Tainted, "T-2 is still active");
+    state.apply(&DataBuildEvent { timestamp: 1, event_id: 10, event: Some(taint_cancel("T-2", None)) }, 0);
+    assert_eq!(current_state(&state, "a"), PartitionState::Live);
+    let a = state.current_instance(state.ref_id("a").unwrap()).unwrap();
+    let history: Vec<&str> = state.partition(a).taints.iter().map(|&t| state.taint_id(t)).collect();
+    assert_eq!(history, ["T-1", "T-2"]);
+}

@@ -137,7 +137,7 @@ pub struct ConsumerView {
     pub job_run_id: String,
 }
 
-/// An active taint on an instance.
+/// A taint that marked an instance; active while `canceled` is `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaintView {
@@ -146,6 +146,7 @@ pub struct TaintView {
     pub event_id: u64,
     pub source: SourceView,
     pub comment: Option<String>,
+    pub canceled: Option<CancellationView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -267,6 +268,7 @@ pub(crate) fn partition_detail(state: &BuildState, ix: PartitionIx) -> Partition
                     event_id: taint.created.event_id,
                     source: source_view(&taint.source),
                     comment: taint.comment.as_deref().map(str::to_owned),
+                    canceled: taint.cancellation.as_deref().map(cancellation_view),
                 }
             })
             .collect(),

@@ -500,3 +500,19 @@ fn list_cursors_page_through_everything_once() {
     let all = list_partitions(&state, &ListParams { limit: 1000, ..ListParams::default() }).unwrap().data;
     assert_eq!((all.items.len(), all.next_cursor), (12, None));
 }
+
+#[test]
+fn partition_detail_lists_canceled_taints_as_history() {
+    let state = state_of(vec![
+        job_run_buffer("JR-1", "//j", &["a"], &[]),
+        job_run_success("JR-1", vec![]),
+        taint_create("T-1", &["a"], manual("carol")),
+        taint_cancel("T-1", manual("dave")),
+    ]);
+    let detail = partition(&state, &PartitionParams { partition_ref: Some("a".into()), uuid: None }).unwrap();
+    assert_eq!(detail.data.state, "Live");
+    let taints = &detail.data.taints;
+    assert_eq!(taints.len(), 1);
+    assert_eq!(taints[0].taint_id, "T-1");
+    assert!(taints[0].canceled.is_some(), "canceled taints stay in the history");
+}
