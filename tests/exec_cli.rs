@@ -9,6 +9,24 @@ fn dbl(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_dbl")).args(args).output().expect("dbl runs")
 }
 
+/// `dbl exec` of one run building one partition, optionally for one want.
+fn exec(
+    log: &str,
+    run: &str,
+    label: &str,
+    partition: &str,
+    want: Option<&str>,
+    command: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["exec", "--log", log, "--job-run-id", run, "--job-label", label, "--partition", partition];
+    if let Some(want) = want {
+        args.extend(["--want", want]);
+    }
+    args.push("--");
+    args.extend(command);
+    dbl(&args)
+}
+
 fn load(path: &Path) -> BuildState {
     let (state, loaded) = dbl::cli::load_state(path).unwrap();
     assert_eq!(loaded.error, None);
@@ -38,23 +56,7 @@ fn a_want_fulfilled_through_a_dep_miss_and_retry() {
 
     // The first attempt finds data/beta missing.
     let missing = r#"echo 'DATABUILD_MISSING_DEPS_JSON:{"missing_deps":[{"impacted":[{"ref":"data/gamma"}],"missing":[{"ref":"data/beta"}]}]}'; exit 1"#;
-    let out = dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-1",
-        "--job-label",
-        "//jobs:gamma",
-        "--partition",
-        "data/gamma",
-        "--want",
-        "W-1",
-        "--",
-        "sh",
-        "-c",
-        missing,
-    ]);
+    let out = exec(log_arg, "JR-1", "//jobs:gamma", "data/gamma", Some("W-1"), &["sh", "-c", missing]);
     assert_eq!(out.status.code(), Some(1));
     let out = dbl(&[
         "emit",
@@ -71,44 +73,12 @@ fn a_want_fulfilled_through_a_dep_miss_and_retry() {
     assert!(out.status.success());
 
     let beta = r#"echo building; echo 'DATABUILD_DEP_READ_JSON:{"read_deps":[{"impacted":[{"ref":"data/beta"}],"read":[{"ref":"data/alpha"}]}]}'"#;
-    let out = dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-2",
-        "--job-label",
-        "//jobs:beta",
-        "--partition",
-        "data/beta",
-        "--want",
-        "W-2",
-        "--",
-        "sh",
-        "-c",
-        beta,
-    ]);
+    let out = exec(log_arg, "JR-2", "//jobs:beta", "data/beta", Some("W-2"), &["sh", "-c", beta]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "building\n", "report lines are consumed, others pass through");
 
     let gamma = r#"echo 'DATABUILD_DEP_READ_JSON:{"read_deps":[{"read":[{"ref":"data/beta"},{"ref":"data/alpha"}]}]}'"#;
-    let out = dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-3",
-        "--job-label",
-        "//jobs:gamma",
-        "--partition",
-        "data/gamma",
-        "--want",
-        "W-1",
-        "--",
-        "sh",
-        "-c",
-        gamma,
-    ]);
+    let out = exec(log_arg, "JR-3", "//jobs:gamma", "data/gamma", Some("W-1"), &["sh", "-c", gamma]);
     assert!(out.status.success());
 
     let state = load(&log);
@@ -135,53 +105,13 @@ fn failures_and_bad_reports_are_recorded_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("bel");
     let log_arg = log.to_str().unwrap();
-    let out = dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-1",
-        "--job-label",
-        "//j",
-        "--partition",
-        "p",
-        "--",
-        "sh",
-        "-c",
-        "exit 3",
-    ]);
+    let out = exec(log_arg, "JR-1", "//j", "p", None, &["sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3));
     let bad = "echo 'DATABUILD_DEP_READ_JSON:{not json'";
-    let out = dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-2",
-        "--job-label",
-        "//j",
-        "--partition",
-        "q",
-        "--",
-        "sh",
-        "-c",
-        bad,
-    ]);
+    let out = exec(log_arg, "JR-2", "//j", "q", None, &["sh", "-c", bad]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stdout line 1: malformed DATABUILD_DEP_READ_JSON"));
-    let out = dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-3",
-        "--job-label",
-        "//j",
-        "--partition",
-        "r",
-        "--",
-        "/nonexistent/job",
-    ]);
+    let out = exec(log_arg, "JR-3", "//j", "r", None, &["/nonexistent/job"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not start /nonexistent/job"));
 
@@ -199,21 +129,7 @@ fn taints_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("bel");
     let log_arg = log.to_str().unwrap();
-    assert!(dbl(&[
-        "exec",
-        "--log",
-        log_arg,
-        "--job-run-id",
-        "JR-1",
-        "--job-label",
-        "//j",
-        "--partition",
-        "p",
-        "--",
-        "true"
-    ])
-    .status
-    .success());
+    assert!(exec(log_arg, "JR-1", "//j", "p", None, &["true"]).status.success());
     assert!(dbl(&[
         "emit",
         "--log",
