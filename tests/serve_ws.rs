@@ -98,6 +98,19 @@ async fn websocket_methods_and_subscription_in_event_order() {
 
     let status: Value = client.request("databuild/status", rpc_params![]).await.unwrap();
     assert_eq!(status["digest"], cold_digest(&log));
+
+    // The editor's neighbour lists are served here too, by name (no documents on this transport).
+    let mut params = jsonrpsee::core::params::ObjectParams::new();
+    params.insert("ref", "data/gamma").unwrap();
+    let up: Value = client.request("databuild/upstream", params).await.unwrap();
+    let refs: Vec<&str> = up["data"]["items"].as_array().unwrap().iter().map(|i| i["ref"].as_str().unwrap()).collect();
+    assert_eq!(refs, ["data/beta", "data/alpha"], "{up}");
+    assert_eq!(up["index"]["jobRuns"]["JR-456"]["jobLabel"], "//jobs:beta", "{up}");
+    let mut params = jsonrpsee::core::params::ObjectParams::new();
+    params.insert("textDocument", json!({"uri": "file:///w/a.py"})).unwrap();
+    params.insert("position", json!({"line": 0, "character": 0})).unwrap();
+    let error = client.request::<Value, _>("databuild/downstream", params).await.unwrap_err().to_string();
+    assert!(error.contains("document file:///w/a.py is not open"), "{error}");
     sub.unsubscribe().await.unwrap();
     child.0.kill().unwrap();
     let output = child.0.wait_with_output_ref();

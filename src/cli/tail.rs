@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::live::changes::{resolve_event, Published};
-use crate::live::{Notice, SubscribeParams};
+use crate::live::changes::resolve_event;
+use crate::live::{Published, SubscribeParams};
 use crate::log::tail::{wait_for_wakeup, Poll, Tailer, Wakeups};
+use crate::protocol::notices::{notice_for, Notice};
 use crate::state::BuildState;
 
 #[derive(Debug, clap::Args)]
@@ -71,7 +72,7 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
             if args.max_events.is_some_and(|max| printed >= max) {
                 return Ok(());
             }
-            if let Some(notice) = p.notice_for(&filter) {
+            if let Some(notice) = notice_for(&p, &filter) {
                 printer.print(out, &notice)?;
                 if matches!(notice, Notice::Changed { .. }) {
                     printed += 1;

@@ -1,20 +1,21 @@
 //! The editor features as pure functions of a [`BuildState`], the open documents, the
 //! configuration and (for searches) a [`WorkspaceFiles`]: hover, definition (go to upstream),
-//! references (go to downstream), code lenses, and the `databuild/upstream` / `databuild/downstream`
-//! lists for clients that draw their own picker.
+//! references (go to downstream), code lenses, and the lists of a ref's neighbours for clients that
+//! draw their own picker or panel.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use lsp_types::{CodeLens, Command, Hover, HoverContents, Location, MarkupContent, MarkupKind, Position, Range, Uri};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::config::EditorConfig;
 use super::document::{Document, DocumentStore};
 use super::lineage::{ref_lineage, RefLineage};
 use super::scan::{scan_tokens, RefHit};
 use super::workspace::WorkspaceFiles;
-use crate::state::{BuildState, PartitionIx, RefId};
+use crate::state::{BuildState, JobRunIx, PartitionIx, RefId};
+use crate::views::{respond, uuid_of, HasRelatedIds, RelatedIds, Response};
 
 /// Most locations any one search returns.
 pub const MAX_LOCATIONS: usize = 200;
@@ -300,19 +301,68 @@ pub fn lens_summary(state: &BuildState, hit: &RefHit) -> String {
     }
 }
 
-// ---- databuild/upstream, databuild/downstream ----------------------------------------------------------
+// ---- neighbours: the lists behind a picker or a panel ------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Direction {
     Upstream,
     Downstream,
 }
 
-/// The direct neighbours of `name` in one direction, with where each appears, as
-/// `{data: {ref, uuid, state, lineageUuid, direction, items: [{ref, uuid, state, jobRunId, locations}], more}, index}`:
-/// `uuid` and `state` are the current instance's, `lineageUuid` the instance whose neighbours are listed
-/// (see [`super::lineage`]).
-/// `None` if the log has no instance of the ref.
+/// The direct neighbours of a ref in one direction. `uuid` and `state` are the current instance's,
+/// `lineage_uuid` the instance whose neighbours are listed (see [`super::lineage`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Neighbours {
+    #[serde(rename = "ref")]
+    pub partition_ref: String,
+    pub uuid: String,
+    pub state: &'static str,
+    pub lineage_uuid: String,
+    pub direction: Direction,
+    /// At most `fanoutLimit` of them.
+    pub items: Vec<Neighbour>,
+    /// How many more there are beyond `items`.
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Neighbour {
+    #[serde(rename = "ref")]
+    pub partition_ref: String,
+    pub uuid: String,
+    pub state: &'static str,
+    /// Upstream: the job run that built this input; downstream: the one that read the ref.
+    pub job_run_id: Option<String>,
+    /// Where the ref appears in open documents and the workspace.
+    pub locations: Vec<Location>,
+}
+
+impl HasRelatedIds for Neighbours {
+    fn related_ids(&self, state: &BuildState, ids: &mut RelatedIds) {
+        let mut instance = |uuid: &str| {
+            ids.partition(state, uuid);
+            let builder =
+                uuid.parse().ok().and_then(|u| state.find_partition(&u)).and_then(|p| state.partition(p).built_by);
+            if let Some(run) = builder {
+                ids.job_run(state, state.job_run_id(run));
+            }
+        };
+        instance(&self.uuid);
+        instance(&self.lineage_uuid);
+        for item in &self.items {
+            instance(&item.uuid);
+        }
+        for run in self.items.iter().filter_map(|i| i.job_run_id.as_deref()) {
+            ids.job_run(state, run);
+        }
+    }
+}
+
+/// The direct neighbours of `name` in one direction, with where each appears; `None` if the log has
+/// no instance of the ref.
 pub fn neighbours(
     state: &BuildState,
     config: &EditorConfig,
@@ -320,9 +370,9 @@ pub fn neighbours(
     workspace: &dyn WorkspaceFiles,
     name: &str,
     direction: Direction,
-) -> Option<Value> {
+) -> Option<Response<Neighbours>> {
     let lineage = ref_lineage(state, state.ref_id(name)?)?;
-    let entries: Vec<(RefId, PartitionIx, Option<crate::state::JobRunIx>)> = match direction {
+    let entries: Vec<(RefId, PartitionIx, Option<JobRunIx>)> = match direction {
         Direction::Upstream => lineage.upstream.iter().map(|&(r, p)| (r, p, state.partition(p).built_by)).collect(),
         Direction::Downstream => lineage.downstream.iter().map(|&(r, p, j)| (r, p, Some(j))).collect(),
     };
@@ -330,74 +380,26 @@ pub fn neighbours(
     let names: Vec<&str> = shown.iter().map(|e| state.ref_name(e.0)).collect();
     let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 20);
     let locations = find_locations(docs, workspace, &names, per_target);
-    let mut index = Index::default();
-    let current = state.partition(lineage.current);
-    let focus = state.partition(lineage.focus);
-    index.partition(state, lineage.current);
-    index.partition(state, lineage.focus);
-    let items: Vec<Value> = shown
+    let items = shown
         .iter()
         .zip(locations)
-        .map(|(&(r, p, run), locations)| {
-            index.partition(state, p);
-            if let Some(run) = run {
-                index.job_run(state, run);
-            }
-            let partition = state.partition(p);
-            json!({
-                "ref": state.ref_name(r),
-                "uuid": partition.uuid.to_string(),
-                "state": partition.state.name(),
-                "jobRunId": run.map(|j| state.job_run_id(j)),
-                "locations": locations,
-            })
+        .map(|(&(r, p, run), locations)| Neighbour {
+            partition_ref: state.ref_name(r).to_owned(),
+            uuid: uuid_of(state, p),
+            state: state.partition(p).state.name(),
+            job_run_id: run.map(|j| state.job_run_id(j).to_owned()),
+            locations,
         })
         .collect();
-    Some(json!({
-        "data": {
-            "ref": name,
-            "uuid": current.uuid.to_string(),
-            "state": current.state.name(),
-            "lineageUuid": focus.uuid.to_string(),
-            "direction": match direction { Direction::Upstream => "upstream", Direction::Downstream => "downstream" },
-            "items": items,
-            "more": entries.len() - shown.len(),
-        },
-        "index": index.into_value(),
-    }))
-}
-
-/// The `index` of a result: each partition, job run and want it mentions, once.
-#[derive(Default)]
-struct Index {
-    partitions: Map<String, Value>,
-    job_runs: Map<String, Value>,
-    wants: Map<String, Value>,
-}
-
-impl Index {
-    fn partition(&mut self, state: &BuildState, ix: PartitionIx) {
-        let p = state.partition(ix);
-        self.partitions.entry(p.uuid.to_string()).or_insert_with(|| {
-            json!({
-                "ref": state.ref_name(p.partition_ref),
-                "state": p.state.name(),
-                "builtBy": p.built_by.map(|j| state.job_run_id(j)),
-            })
-        });
-        if let Some(run) = p.built_by {
-            self.job_run(state, run);
-        }
-    }
-
-    fn job_run(&mut self, state: &BuildState, ix: crate::state::JobRunIx) {
-        let run = state.job_run(ix);
-        self.job_runs
-            .entry(state.job_run_id(ix).to_string())
-            .or_insert_with(|| json!({ "jobLabel": state.label_name(run.label), "status": run.status.name() }));
-    }
-
-    fn into_value(self) -> Value {
-        json!({ "partitions": self.partitions, "jobRuns": self.job_runs, "wants": self.wants })
-    }
+    let current = state.partition(lineage.current);
+    let data = Neighbours {
+        partition_ref: name.to_owned(),
+        uuid: current.uuid.to_string(),
+        state: current.state.name(),
+        lineage_uuid: uuid_of(state, lineage.focus),
+        direction,
+        items,
+        more: entries.len() - shown.len(),
+    };
+    Some(respond(state, data))
 }

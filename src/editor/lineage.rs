@@ -41,32 +41,12 @@ pub fn ref_lineage(state: &BuildState, id: RefId) -> Option<RefLineage> {
         id,
         current,
         focus,
-        upstream: upstream_of(state, focus),
+        upstream: crate::views::upstream_of(state, focus)
+            .into_iter()
+            .map(|p| (state.partition(p).partition_ref, p))
+            .collect(),
         downstream: downstream_of(state, focus),
     })
-}
-
-/// Direct inputs of an instance: the read deps of its builder that impacted its ref (an empty
-/// `impacted` means every output), resolved as the builder resolved them.
-pub fn upstream_of(state: &BuildState, instance: PartitionIx) -> Vec<(RefId, PartitionIx)> {
-    let partition = state.partition(instance);
-    let Some(builder) = partition.built_by else { return Vec::new() };
-    let run = state.job_run(builder);
-    let mut out: Vec<(RefId, PartitionIx)> = Vec::new();
-    for deps in run.read_deps.iter() {
-        if !deps.impacted.is_empty() && !deps.impacted.contains(&partition.partition_ref) {
-            continue;
-        }
-        for &input in deps.inputs.iter() {
-            if out.iter().any(|&(r, _)| r == input) {
-                continue;
-            }
-            if let Some(&(_, resolved)) = run.read_partitions.iter().find(|&&(r, _)| r == input) {
-                out.push((input, resolved));
-            }
-        }
-    }
-    out
 }
 
 /// Direct outputs built from an instance, one entry per output ref.

@@ -5,12 +5,14 @@
 //! - [`scan`]: finding partition refs in text (the rule is documented there);
 //! - [`lineage`]: the one-step lineage of a ref that hover and lenses show;
 //! - [`features`]: hover, definition (go to upstream), references (go to downstream), code lenses,
-//!   `databuild/upstream` and `databuild/downstream`, as pure functions of a `BuildState`;
+//!   and a ref's neighbour lists, as pure functions of a `BuildState`;
 //! - [`workspace`]: the bounded, `.gitignore`-aware search of workspace folders (the only file access);
 //! - [`config`]: settings from `initializationOptions` and `workspace/didChangeConfiguration`;
-//! - [`service`]: the same behind LSP method names and JSON params, for the daemon's loop.
+//! - [`service`]: one editor session (documents, settings, workspace) and its features as typed
+//!   functions, which the protocol layer maps LSP method names and error codes onto.
 //!
-//! Architecture invariant: nothing here knows JSON-RPC framing, ids, the lifecycle or threads.
+//! Architecture invariant: nothing here knows JSON-RPC (framing, ids, error codes), LSP method names,
+//! the lifecycle or threads. It uses LSP *types* for positions, locations and hovers.
 
 pub mod config;
 pub mod document;
@@ -23,7 +25,7 @@ pub mod workspace;
 pub use config::EditorConfig;
 pub use document::{Document, DocumentStore};
 pub use scan::{RefHit, RefScanner};
-pub use service::{EditorError, EditorService, Effects};
+pub use service::{EditorError, EditorInit, EditorService, Effects, RefQuery};
 
 #[cfg(test)]
 mod tests;

@@ -1,55 +1,62 @@
-//! The editor features behind LSP method names: what the daemon's language-server loop calls for
-//! `textDocument/*`, `workspace/didChangeConfiguration`, `databuild/upstream` and
-//! `databuild/downstream`. Params and results are JSON values (the loop owns framing, ids, the
-//! lifecycle and cancellation); everything else lives in the pure modules of [`super`].
+//! One editor session: its open documents, settings and workspace, and the features as typed
+//! functions over a [`BuildState`]. The protocol layer maps LSP method names, params and error codes
+//! onto these (`crate::protocol::lsp`); nothing here knows them.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use lsp_types::{
-    CodeLensParams, DidChangeConfigurationParams, DidChangeTextDocumentParams, DidCloseTextDocumentParams,
-    DidOpenTextDocumentParams, GotoDefinitionParams, HoverParams, Position, ReferenceParams, TextDocumentIdentifier,
-    Uri,
+    CodeLens, DidChangeTextDocumentParams, Hover, Location, Position, TextDocumentItem, TextDocumentPositionParams, Uri,
 };
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::config::EditorConfig;
 use super::document::{Document, DocumentStore};
-use super::features::{self, Direction};
+use super::features::{self, Direction, Neighbours};
 use super::scan::scan_tokens;
-use super::workspace::{uri_to_path, FsWorkspace};
-use crate::state::{BuildState, Change};
+use super::workspace::FsWorkspace;
+use crate::state::BuildState;
+use crate::views::Response;
 
-/// JSON-RPC "invalid params".
-pub const INVALID_PARAMS: i64 = -32602;
-/// JSON-RPC "method not found".
-pub const METHOD_NOT_FOUND: i64 = -32601;
-/// The ref is not in the log (or has no instance yet).
-pub const NOT_FOUND: i64 = -32004;
-
-/// A JSON-RPC error for the loop to send back (requests) or log and show (notifications).
+/// Why an editor request or notification could not be served. The message names what is wrong; the
+/// protocol layer adds the method and picks the code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct EditorError {
-    pub code: i64,
-    pub message: String,
+pub enum EditorError {
+    /// A param or setting is malformed, or names a document that is not open.
+    #[error("{0}")]
+    Invalid(String),
+    /// The ref asked about is not in the log (or there is no ref where the cursor is).
+    #[error("{0}")]
+    NotFound(String),
 }
 
-impl EditorError {
-    fn invalid_params(message: impl Into<String>) -> EditorError {
-        EditorError { code: INVALID_PARAMS, message: message.into() }
-    }
-}
-
-/// What a notification changed that the daemon must act on.
+/// What a configuration change means for the daemon.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Effects {
     /// `eventLog` was set (or cleared): the log to serve from now on.
     pub event_log: Option<Option<String>>,
-    /// Code lenses may show something else now (patterns changed): send `workspace/codeLens/refresh`
+    /// Code lenses may show something else now (patterns changed): ask the client to refresh them
     /// if [`EditorService::code_lens_refresh_supported`].
     pub refresh_code_lenses: bool,
+}
+
+/// What the editor needs from the client's start-up message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EditorInit {
+    /// The client's settings for `dbl` (see [`EditorConfig::update`]).
+    pub options: Option<Value>,
+    /// Workspace folders to search for refs, first one first.
+    pub roots: Vec<PathBuf>,
+    /// Whether the client can be asked to refresh its code lenses.
+    pub code_lens_refresh: bool,
+}
+
+/// Which ref a `neighbours` query is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefQuery {
+    Named(String),
+    /// The ref at a position in an open document.
+    At(TextDocumentPositionParams),
 }
 
 /// The editor side of one language-server session.
@@ -61,62 +68,20 @@ pub struct EditorService {
     code_lens_refresh: bool,
 }
 
-/// Requests this module answers.
-pub const REQUESTS: &[&str] = &[
-    "textDocument/hover",
-    "textDocument/definition",
-    "textDocument/references",
-    "textDocument/codeLens",
-    "databuild/upstream",
-    "databuild/downstream",
-];
-
-/// Notifications this module handles.
-pub const NOTIFICATIONS: &[&str] = &[
-    "textDocument/didOpen",
-    "textDocument/didChange",
-    "textDocument/didClose",
-    "textDocument/didSave",
-    "workspace/didChangeConfiguration",
-];
-
-fn parse<T: DeserializeOwned>(method: &str, params: Value) -> Result<T, EditorError> {
-    serde_json::from_value(params).map_err(|e| EditorError::invalid_params(format!("{method}: invalid params: {e}")))
-}
-
 impl EditorService {
     pub fn new() -> EditorService {
         EditorService::default()
     }
 
-    /// Reads what `initialize` carries for the editor: `initializationOptions` (see
-    /// [`EditorConfig::update`]), the workspace folders (or `rootUri`) to search, and whether the
-    /// client supports `workspace/codeLens/refresh`. A bad option is an error naming it.
-    pub fn initialize(&mut self, params: &Value) -> Result<(), EditorError> {
-        if let Some(options) = params.get("initializationOptions") {
-            self.config
-                .update(options)
-                .map_err(|m| EditorError::invalid_params(format!("initializationOptions: {m}")))?;
+    /// Takes the client's settings, workspace folders and capabilities. A bad option is an error
+    /// naming it.
+    pub fn initialize(&mut self, init: EditorInit) -> Result<(), EditorError> {
+        if let Some(options) = &init.options {
+            self.config.update(options).map_err(EditorError::Invalid)?;
         }
-        let mut roots: Vec<PathBuf> = Vec::new();
-        if let Some(folders) = params.get("workspaceFolders").and_then(Value::as_array) {
-            for folder in folders {
-                if let Some(uri) = folder.get("uri").and_then(Value::as_str).and_then(|u| u.parse::<Uri>().ok()) {
-                    roots.extend(uri_to_path(&uri));
-                }
-            }
-        }
-        if roots.is_empty() {
-            if let Some(uri) = params.get("rootUri").and_then(Value::as_str).and_then(|u| u.parse::<Uri>().ok()) {
-                roots.extend(uri_to_path(&uri));
-            } else if let Some(path) = params.get("rootPath").and_then(Value::as_str) {
-                roots.push(PathBuf::from(path));
-            }
-        }
-        self.workspace.roots = roots;
+        self.workspace.roots = init.roots;
         self.exclude_event_log();
-        self.code_lens_refresh =
-            params.pointer("/capabilities/workspace/codeLens/refreshSupport").and_then(Value::as_bool).unwrap_or(false);
+        self.code_lens_refresh = init.code_lens_refresh;
         Ok(())
     }
 
@@ -140,162 +105,97 @@ impl EditorService {
         self.code_lens_refresh
     }
 
-    /// The editor part of the `initialize` result's `capabilities`, to merge into the daemon's.
-    pub fn capabilities() -> Value {
-        json!({
-            "positionEncoding": "utf-16",
-            "textDocumentSync": { "openClose": true, "change": 2, "save": false },
-            "hoverProvider": true,
-            "definitionProvider": true,
-            "referencesProvider": true,
-            "codeLensProvider": { "resolveProvider": false },
-        })
+    pub fn did_open(&mut self, item: TextDocumentItem) {
+        self.docs.open(item.uri, item.language_id, item.version, item.text);
     }
 
-    /// Handles a notification in order of arrival.
-    pub fn notification(&mut self, method: &str, params: Value) -> Result<Effects, EditorError> {
+    pub fn did_change(&mut self, params: &DidChangeTextDocumentParams) -> Result<(), EditorError> {
+        let id = &params.text_document;
+        self.docs.change(&id.uri, id.version, &params.content_changes).map_err(|e| EditorError::Invalid(e.to_string()))
+    }
+
+    pub fn did_close(&mut self, uri: &Uri) -> Result<(), EditorError> {
+        self.docs.close(uri).map_err(|e| EditorError::Invalid(e.to_string()))
+    }
+
+    /// New settings (see [`EditorConfig::update`]): what changed that the daemon must act on.
+    pub fn change_configuration(&mut self, settings: &Value) -> Result<Effects, EditorError> {
+        let before = (self.config.event_log.clone(), self.config.ref_patterns.clone());
+        self.config.update(settings).map_err(EditorError::Invalid)?;
         let mut effects = Effects::default();
-        match method {
-            "textDocument/didOpen" => {
-                let p: DidOpenTextDocumentParams = parse(method, params)?;
-                let d = p.text_document;
-                self.docs.open(d.uri, d.language_id, d.version, d.text);
-            }
-            "textDocument/didChange" => {
-                let p: DidChangeTextDocumentParams = parse(method, params)?;
-                self.docs
-                    .change(&p.text_document.uri, p.text_document.version, &p.content_changes)
-                    .map_err(|e| EditorError::invalid_params(e.to_string()))?;
-            }
-            "textDocument/didClose" => {
-                let p: DidCloseTextDocumentParams = parse(method, params)?;
-                self.docs.close(&p.text_document.uri).map_err(|e| EditorError::invalid_params(e.to_string()))?;
-            }
-            "textDocument/didSave" => {}
-            "workspace/didChangeConfiguration" => {
-                let p: DidChangeConfigurationParams = parse(method, params)?;
-                let before = (self.config.event_log.clone(), self.config.ref_patterns.clone());
-                self.config
-                    .update(&p.settings)
-                    .map_err(|m| EditorError::invalid_params(format!("workspace/didChangeConfiguration: {m}")))?;
-                if self.config.event_log != before.0 {
-                    effects.event_log = Some(self.config.event_log.clone());
-                    self.exclude_event_log();
-                }
-                effects.refresh_code_lenses = self.config.ref_patterns != before.1;
-            }
-            _ => {
-                return Err(EditorError {
-                    code: METHOD_NOT_FOUND,
-                    message: format!("{method}: not an editor notification"),
-                })
-            }
+        if self.config.event_log != before.0 {
+            effects.event_log = Some(self.config.event_log.clone());
+            self.exclude_event_log();
         }
+        effects.refresh_code_lenses = self.config.ref_patterns != before.1;
         Ok(effects)
     }
 
-    /// Answers a request against a snapshot of the state. A `textDocument/*` request about a
-    /// document that is not open answers `null`.
-    pub fn request(&self, state: &BuildState, method: &str, params: Value) -> Result<Value, EditorError> {
-        match method {
-            "textDocument/hover" => {
-                let p: HoverParams = parse(method, params)?;
-                let tdp = p.text_document_position_params;
-                Ok(self
-                    .with_doc(&tdp.text_document, |doc| features::hover(state, &self.config, doc, tdp.position))
-                    .flatten()
-                    .map_or(Value::Null, |h| to_value(&h)))
-            }
-            "textDocument/definition" => {
-                let p: GotoDefinitionParams = parse(method, params)?;
-                let tdp = p.text_document_position_params;
-                let found = self.with_doc(&tdp.text_document, |doc| {
-                    features::definition(state, &self.config, &self.docs, &self.workspace, doc, tdp.position)
-                });
-                Ok(found.filter(|l| !l.is_empty()).map_or(Value::Null, |l| to_value(&l)))
-            }
-            "textDocument/references" => {
-                let p: ReferenceParams = parse(method, params)?;
-                let tdp = p.text_document_position;
-                let found = self.with_doc(&tdp.text_document, |doc| {
-                    features::references(state, &self.config, &self.docs, &self.workspace, doc, tdp.position)
-                });
-                Ok(found.filter(|l| !l.is_empty()).map_or(Value::Null, |l| to_value(&l)))
-            }
-            "textDocument/codeLens" => {
-                let p: CodeLensParams = parse(method, params)?;
-                let lenses = self.with_doc(&p.text_document, |doc| features::code_lenses(state, &self.config, doc));
-                Ok(lenses.map_or(Value::Null, |l| to_value(&l)))
-            }
-            "databuild/upstream" | "databuild/downstream" => {
-                let direction =
-                    if method == "databuild/upstream" { Direction::Upstream } else { Direction::Downstream };
-                let name = self.ref_param(state, method, &params)?;
-                features::neighbours(state, &self.config, &self.docs, &self.workspace, &name, direction).ok_or_else(
-                    || EditorError { code: NOT_FOUND, message: format!("{method}: no partition {name:?} in the log") },
-                )
-            }
-            _ => Err(EditorError { code: METHOD_NOT_FOUND, message: format!("{method}: not an editor request") }),
-        }
+    /// Hover on a ref; `None` off a ref or in a document that is not open.
+    pub fn hover(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Option<Hover> {
+        let doc = self.doc(&at.text_document.uri)?;
+        features::hover(state, &self.config, doc, at.position)
     }
 
-    fn with_doc<T>(&self, id: &TextDocumentIdentifier, f: impl FnOnce(&Document) -> T) -> Option<T> {
-        match self.docs.get(&id.uri) {
-            Some(doc) => Some(f(doc)),
-            None => {
-                tracing::debug!(uri = id.uri.as_str(), "request about a document that is not open");
-                None
-            }
-        }
+    /// Go to upstream: where the direct upstream refs of the ref at `at` appear.
+    pub fn definition(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Vec<Location> {
+        let Some(doc) = self.doc(&at.text_document.uri) else { return Vec::new() };
+        features::definition(state, &self.config, &self.docs, &self.workspace, doc, at.position)
     }
 
-    /// The ref a `databuild/upstream|downstream` request is about: `ref`, or the ref at
-    /// `textDocument` + `position`.
-    fn ref_param(&self, state: &BuildState, method: &str, params: &Value) -> Result<String, EditorError> {
-        if let Some(r) = params.get("ref") {
-            return r
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| EditorError::invalid_params(format!("{method}: `ref` must be a string")));
-        }
-        let (Some(td), Some(position)) = (params.get("textDocument"), params.get("position")) else {
-            return Err(EditorError::invalid_params(format!("{method}: give `ref`, or `textDocument` and `position`")));
+    /// Go to downstream: where the direct downstream refs of the ref at `at` appear.
+    pub fn references(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Vec<Location> {
+        let Some(doc) = self.doc(&at.text_document.uri) else { return Vec::new() };
+        features::references(state, &self.config, &self.docs, &self.workspace, doc, at.position)
+    }
+
+    /// One lens per ref in the document; `None` if it is not open.
+    pub fn code_lenses(&self, state: &BuildState, uri: &Uri) -> Option<Vec<CodeLens>> {
+        Some(features::code_lenses(state, &self.config, self.doc(uri)?))
+    }
+
+    /// The direct neighbours of a ref in one direction, with where each appears in this session's
+    /// documents and workspace.
+    pub fn neighbours(
+        &self,
+        state: &BuildState,
+        query: &RefQuery,
+        direction: Direction,
+    ) -> Result<Response<Neighbours>, EditorError> {
+        let name = self.ref_of(state, query)?;
+        features::neighbours(state, &self.config, &self.docs, &self.workspace, &name, direction)
+            .ok_or_else(|| EditorError::NotFound(format!("no partition {name:?} in the log")))
+    }
+
+    fn ref_of(&self, state: &BuildState, query: &RefQuery) -> Result<String, EditorError> {
+        let at = match query {
+            RefQuery::Named(name) => return Ok(name.clone()),
+            RefQuery::At(at) => at,
         };
-        let td: TextDocumentIdentifier = parse(method, td.clone())?;
-        let position: Position = parse(method, position.clone())?;
-        let doc = self.docs.get(&td.uri).ok_or_else(|| {
-            EditorError::invalid_params(format!("{method}: document {} is not open", td.uri.as_str()))
-        })?;
-        features::ref_at(state, &self.config, doc, position).map(|(hit, _)| hit.name).ok_or_else(|| EditorError {
-            code: NOT_FOUND,
-            message: format!("{method}: no partition ref at {}:{}", position.line + 1, position.character + 1),
-        })
+        let doc = self
+            .doc(&at.text_document.uri)
+            .ok_or_else(|| EditorError::Invalid(format!("document {} is not open", at.text_document.uri.as_str())))?;
+        let Position { line, character } = at.position;
+        features::ref_at(state, &self.config, doc, at.position)
+            .map(|(hit, _)| hit.name)
+            .ok_or_else(|| EditorError::NotFound(format!("no partition ref at {}:{}", line + 1, character + 1)))
     }
 
-    /// Whether `changes` (as recorded by the state) alter what the code lenses of an open document
-    /// show: a state change or a new consumer edge of a ref that appears in one.
-    pub fn lenses_affected(&self, state: &BuildState, changes: &[(u64, Change)]) -> bool {
+    fn doc(&self, uri: &Uri) -> Option<&Document> {
+        let doc = self.docs.get(uri);
+        if doc.is_none() {
+            tracing::debug!(uri = uri.as_str(), "request about a document that is not open");
+        }
+        doc
+    }
+
+    /// Whether changes to the lineage of `refs` alter what the code lenses of an open document show.
+    pub fn lenses_affected<'a>(&self, refs: impl IntoIterator<Item = &'a str>) -> bool {
         if self.docs.is_empty() {
             return false;
         }
-        let mut refs: HashSet<&str> = HashSet::new();
-        for (_, change) in changes {
-            match *change {
-                Change::PartitionState { partition, .. } => {
-                    refs.insert(state.ref_name(state.partition(partition).partition_ref));
-                }
-                Change::ConsumerEdge { input, output, .. } => {
-                    refs.insert(state.ref_name(state.partition(input).partition_ref));
-                    refs.insert(state.ref_name(state.partition(output).partition_ref));
-                }
-                _ => {}
-            }
-        }
+        let refs: HashSet<&str> = refs.into_iter().collect();
         !refs.is_empty()
             && self.docs.iter().any(|doc| !scan_tokens(doc.text(), |c| refs.contains(c).then_some(())).is_empty())
     }
-}
-
-fn to_value<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).expect("lsp-types values serialise")
 }

@@ -1,11 +1,12 @@
 //! Tests of the editor features over the demo log.
 
-use lsp_types::{HoverContents, Position, Uri};
+use lsp_types::{HoverContents, Position, TextDocumentIdentifier, TextDocumentItem, TextDocumentPositionParams, Uri};
 use serde_json::{json, Value};
 
 use super::features::{self, Direction};
 use super::*;
 use crate::events::*;
+use crate::live::changes::{resolve, LineageChange};
 use crate::state::BuildState;
 
 fn demo_state() -> BuildState {
@@ -159,7 +160,7 @@ fn upstream_and_downstream_lists_with_locations_and_index() {
     let state = demo_state();
     let config = EditorConfig::default();
     let docs = store();
-    let up = features::neighbours(&state, &config, &docs, &(), "data/gamma", Direction::Upstream).unwrap();
+    let up = json!(features::neighbours(&state, &config, &docs, &(), "data/gamma", Direction::Upstream).unwrap());
     let data = &up["data"];
     assert_eq!(data["ref"], "data/gamma");
     assert_eq!(data["direction"], "upstream");
@@ -175,7 +176,7 @@ fn upstream_and_downstream_lists_with_locations_and_index() {
     assert_eq!(up["index"]["jobRuns"]["JR-456"]["jobLabel"], "//jobs:beta");
     assert_eq!(up["index"]["jobRuns"]["JR-789"]["status"], "Succeeded");
 
-    let down = features::neighbours(&state, &config, &docs, &(), "data/beta", Direction::Downstream).unwrap();
+    let down = json!(features::neighbours(&state, &config, &docs, &(), "data/beta", Direction::Downstream).unwrap());
     assert_eq!(down["data"]["items"][0]["ref"], "data/gamma");
     assert_eq!(down["data"]["items"][0]["jobRunId"], "JR-789");
     assert!(features::neighbours(&state, &config, &docs, &(), "data/nope", Direction::Upstream).is_none());
@@ -190,6 +191,7 @@ fn neighbours_during_a_rebuild_give_the_current_state_and_the_lineage_instance()
     let docs = DocumentStore::new();
     let up =
         features::neighbours(&state, &EditorConfig::default(), &docs, &(), "data/beta", Direction::Upstream).unwrap();
+    let up = json!(up);
     assert_eq!(up["data"]["state"], "Building");
     assert_eq!(up["data"]["lineageUuid"], "d1305448-db69-5062-8c23-837705b1ceef");
     let current = up["data"]["uuid"].as_str().unwrap();
@@ -204,83 +206,56 @@ fn timestamps_format_as_utc() {
     assert_eq!(features::format_timestamp(951_782_400_000), "2000-02-29 00:00:00 UTC");
 }
 
-// ---- the service, as the daemon calls it ------------------------------------------------------------
+// ---- the session, as the protocol layer calls it -----------------------------------------------------
 
 fn service() -> EditorService {
     let mut service = EditorService::new();
-    service
-        .initialize(&json!({
-            "initializationOptions": {"eventLog": "/tmp/demo.jsonl", "fanoutLimit": 5},
-            "rootUri": "file:///nonexistent-dbl-root",
-            "capabilities": {"workspace": {"codeLens": {"refreshSupport": true}}},
-        }))
-        .unwrap();
+    let init = EditorInit {
+        options: Some(json!({"eventLog": "/tmp/demo.jsonl", "fanoutLimit": 5})),
+        roots: vec!["/nonexistent-dbl-root".into()],
+        code_lens_refresh: true,
+    };
+    service.initialize(init).unwrap();
     service
 }
 
+fn at(uri_text: &str, line: u32, character: u32) -> TextDocumentPositionParams {
+    TextDocumentPositionParams {
+        text_document: TextDocumentIdentifier { uri: uri(uri_text) },
+        position: Position { line, character },
+    }
+}
+
 #[test]
-fn service_runs_the_lsp_methods() {
+fn neighbours_by_name_or_position_with_one_index() {
     let state = demo_state();
     let mut svc = service();
-    assert_eq!(svc.config.event_log.as_deref(), Some("/tmp/demo.jsonl"));
-    assert_eq!(svc.config.fanout_limit, 5);
-    assert!(svc.code_lens_refresh_supported());
-    let doc = json!({"uri": "file:///w/a.py", "languageId": "python", "version": 1, "text": "x = 'data/beta'\n"});
-    svc.notification("textDocument/didOpen", json!({"textDocument": doc})).unwrap();
-    let at = json!({"textDocument": {"uri": "file:///w/a.py"}, "position": {"line": 0, "character": 7}});
-    let hover = svc.request(&state, "textDocument/hover", at.clone()).unwrap();
-    assert!(hover["contents"]["value"].as_str().unwrap().contains("`JR-456`"), "{hover}");
-    assert_eq!(hover["contents"]["kind"], "markdown");
-
-    // An incremental edit that turns the ref into data/gamma.
-    let change = json!({
-        "textDocument": {"uri": "file:///w/a.py", "version": 2},
-        "contentChanges": [{"range": {"start": {"line": 0, "character": 10}, "end": {"line": 0, "character": 14}}, "text": "gamma"}],
-    });
-    svc.notification("textDocument/didChange", change).unwrap();
-    let lenses =
-        svc.request(&state, "textDocument/codeLens", json!({"textDocument": {"uri": "file:///w/a.py"}})).unwrap();
-    assert_eq!(lenses[0]["command"]["title"], "Live · 2 upstream · 0 downstream");
-    let definition = svc.request(&state, "textDocument/definition", at.clone()).unwrap();
-    assert_eq!(definition, Value::Null, "the upstream refs appear nowhere");
-    let references = svc.request(&state, "textDocument/references", json!({
-        "textDocument": {"uri": "file:///w/a.py"}, "position": {"line": 0, "character": 7}, "context": {"includeDeclaration": true}
-    }));
-    assert_eq!(references.unwrap(), Value::Null);
-
-    let up = svc.request(&state, "databuild/upstream", at).unwrap();
-    assert_eq!(up["data"]["ref"], "data/gamma");
-    let down = svc.request(&state, "databuild/downstream", json!({"ref": "data/alpha"})).unwrap();
-    assert_eq!(down["data"]["items"].as_array().unwrap().len(), 2);
+    let item = TextDocumentItem {
+        uri: uri("file:///w/a.py"),
+        language_id: "python".into(),
+        version: 1,
+        text: "x = 'data/gamma'\n".into(),
+    };
+    svc.did_open(item);
+    let up = svc.neighbours(&state, &RefQuery::At(at("file:///w/a.py", 0, 7)), Direction::Upstream).unwrap();
+    assert_eq!(up.data.partition_ref, "data/gamma");
+    let refs: Vec<&str> = up.data.items.iter().map(|i| i.partition_ref.as_str()).collect();
+    assert_eq!(refs, ["data/beta", "data/alpha"]);
+    for item in &up.data.items {
+        assert!(up.index.partitions.contains_key(&item.uuid), "{item:?} indexed");
+    }
+    assert!(up.index.job_runs.contains_key("JR-456"), "the builder of data/beta is indexed");
+    let down = svc.neighbours(&state, &RefQuery::Named("data/alpha".into()), Direction::Downstream).unwrap();
+    assert_eq!(down.data.items.len(), 2);
+    assert_eq!(down.data.more, 0);
 
     // Errors name what is wrong.
-    let err = svc.request(&state, "databuild/upstream", json!({"ref": "data/none"})).unwrap_err();
-    assert_eq!(
-        (err.code, err.message.as_str()),
-        (service::NOT_FOUND, "databuild/upstream: no partition \"data/none\" in the log")
-    );
-    let err = svc.request(&state, "databuild/upstream", json!({})).unwrap_err();
-    assert_eq!(err.code, service::INVALID_PARAMS);
-    let err = svc.request(&state, "textDocument/hover", json!({"position": 3})).unwrap_err();
-    assert!(err.message.starts_with("textDocument/hover: invalid params"), "{}", err.message);
-    // A document that is not open answers null.
-    let closed = json!({"textDocument": {"uri": "file:///w/b.py"}, "position": {"line": 0, "character": 0}});
-    assert_eq!(svc.request(&state, "textDocument/hover", closed).unwrap(), Value::Null);
-
-    // Configuration changes report what the daemon must do.
-    let effects = svc
-        .notification(
-            "workspace/didChangeConfiguration",
-            json!({"settings": {"databuild": {"eventLog": "/tmp/other.bel", "refPatterns": ["x"]}}}),
-        )
-        .unwrap();
-    assert_eq!(effects.event_log, Some(Some("/tmp/other.bel".to_string())));
-    assert!(effects.refresh_code_lenses);
-    let err =
-        svc.notification("workspace/didChangeConfiguration", json!({"settings": {"fanoutLimit": "many"}})).unwrap_err();
-    assert_eq!(err.message, "workspace/didChangeConfiguration: fanoutLimit must be a positive integer");
-    svc.notification("textDocument/didClose", json!({"textDocument": {"uri": "file:///w/a.py"}})).unwrap();
-    assert!(svc.docs.is_empty());
+    let err = svc.neighbours(&state, &RefQuery::Named("data/none".into()), Direction::Upstream).unwrap_err();
+    assert_eq!(err, EditorError::NotFound("no partition \"data/none\" in the log".into()));
+    let err = svc.neighbours(&state, &RefQuery::At(at("file:///w/b.py", 0, 0)), Direction::Upstream).unwrap_err();
+    assert_eq!(err, EditorError::Invalid("document file:///w/b.py is not open".into()));
+    let err = svc.neighbours(&state, &RefQuery::At(at("file:///w/a.py", 0, 0)), Direction::Upstream).unwrap_err();
+    assert_eq!(err, EditorError::NotFound("no partition ref at 1:1".into()));
 }
 
 #[test]
@@ -292,9 +267,11 @@ fn lens_refresh_only_for_refs_in_open_documents() {
     state.apply(&seq.next(0, job_run_buffer("JR-900", "//jobs:beta", &["data/beta"], &[])), 0);
     let changes = state.take_changes();
     assert!(!changes.is_empty());
-    assert!(!svc.lenses_affected(&state, &changes), "no open documents");
+    let changes: Vec<LineageChange> = changes.iter().map(|(_, c)| resolve(&state, c)).collect();
+    let refs = || changes.iter().flat_map(|c| c.lineage_refs());
+    assert!(!svc.lenses_affected(refs()), "no open documents");
     svc.docs.open(uri("file:///w/a.py"), "python", 1, "data/gamma only".into());
-    assert!(!svc.lenses_affected(&state, &changes), "data/beta is not in an open document");
+    assert!(!svc.lenses_affected(refs()), "data/beta is not in an open document");
     svc.docs.open(uri("file:///w/b.py"), "python", 1, "data/beta".into());
-    assert!(svc.lenses_affected(&state, &changes));
+    assert!(svc.lenses_affected(refs()));
 }

@@ -1,38 +1,84 @@
-//! Lineage changes as subscribers see them: [`crate::state::Change`]s resolved to names, grouped per
-//! event, and the filters a `databuild/subscribe` call can ask for.
+//! Lineage changes as subscribers see them: [`crate::state::Change`]s resolved to names right after
+//! the event that made them, grouped per event, and the filters a subscriber can ask for.
 //!
-//! Wire shapes are documented in `docs/PROTOCOL.md` (`databuild/lineageChanged`).
+//! Everything published carries names (refs, UUIDs, ids, labels), never entity indices: a notice
+//! stays meaningful after the state it came from is replaced (a reset). The wire shapes are the
+//! protocol layer's (`crate::protocol::notices`).
 
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde::Deserialize;
+use uuid::Uuid;
 
-use crate::state::{BuildState, Change, JobRunIx, PartitionIx, WantIx};
+use crate::state::{BuildState, Change, JobRunIx, JobRunStatus, PartitionIx, PartitionState, WantIx, WantStatus};
 
-/// One change, resolved to the ids a client knows, plus what it touches (for filtering).
-#[derive(Debug, Clone)]
-pub struct ResolvedChange {
-    pub json: Value,
-    pub touches: Touches,
+/// A partition instance by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceName {
+    pub uuid: Uuid,
+    pub partition_ref: String,
 }
 
-/// The refs, UUIDs, wants and job labels a change concerns.
-#[derive(Debug, Clone, Default)]
-pub struct Touches {
-    pub refs: Vec<String>,
-    pub uuids: Vec<String>,
-    pub wants: Vec<String>,
-    pub job_labels: Vec<String>,
+/// A job run by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRunName {
+    pub job_run_id: String,
+    pub job_label: String,
 }
 
-/// What the ingest task publishes to every subscriber, in log order.
-#[derive(Debug, Clone)]
+/// One lineage-relevant change, resolved to names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineageChange {
+    JobRun {
+        run: JobRunName,
+        from: Option<JobRunStatus>,
+        to: JobRunStatus,
+        outputs: Vec<InstanceName>,
+        wants: Vec<String>,
+    },
+    Partition {
+        instance: InstanceName,
+        built_by: Option<JobRunName>,
+        from: Option<PartitionState>,
+        to: PartitionState,
+    },
+    Want {
+        want_id: String,
+        refs: Vec<String>,
+        from: Option<WantStatus>,
+        to: WantStatus,
+    },
+    /// `run` read `input` and built `output`.
+    ConsumerEdge {
+        input: InstanceName,
+        output: InstanceName,
+        run: JobRunName,
+    },
+    /// `run`'s dep miss spawned the derivative want `child` of `parent`.
+    DerivativeWant {
+        parent: String,
+        child: String,
+        run: Option<JobRunName>,
+    },
+}
+
+/// What the ingest thread publishes to every subscriber, in log order.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Published {
     /// Everything one event changed.
-    Changed { event_id: u64, offset: u64, changes: Vec<ResolvedChange>, raw: Vec<(u64, Change)> },
+    Changed { event_id: u64, offset: u64, changes: Vec<LineageChange> },
     /// The log was replaced or truncated and the state rebuilt from its start; earlier answers are void.
     Reset { reason: String, last_event_id: Option<u64>, events_applied: u64 },
     /// A record could not be decoded; the state stays as it was before it.
     LogError { message: String, offset: u64, line: Option<u64> },
+}
+
+impl Published {
+    /// The event id a subscriber that lagged can resync from, if this is an event's changes.
+    pub fn event_id(&self) -> Option<u64> {
+        match self {
+            Published::Changed { event_id, .. } => Some(*event_id),
+            _ => None,
+        }
+    }
 }
 
 /// `databuild/subscribe` params. Every list is optional; a change is sent if it touches any listed
@@ -55,156 +101,106 @@ impl SubscribeParams {
         self.refs.is_empty() && self.uuids.is_empty() && self.wants.is_empty() && self.job_labels.is_empty()
     }
 
-    pub fn matches(&self, touches: &Touches) -> bool {
-        fn any(wanted: &[String], touched: &[String]) -> bool {
-            !wanted.is_empty() && touched.iter().any(|t| wanted.contains(t))
+    /// Whether `change` touches a listed ref, instance, want or job label.
+    pub fn matches(&self, change: &LineageChange) -> bool {
+        if self.is_everything() {
+            return true;
         }
-        self.is_everything()
-            || any(&self.refs, &touches.refs)
-            || any(&self.uuids, &touches.uuids)
-            || any(&self.wants, &touches.wants)
-            || any(&self.job_labels, &touches.job_labels)
-    }
-}
-
-/// The `databuild/lineageChanged` payloads.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Notice {
-    /// The first notification of a subscription: changes after `lastEventId` follow.
-    #[serde(rename_all = "camelCase")]
-    Subscribed { last_event_id: Option<u64>, loading: bool },
-    #[serde(rename_all = "camelCase")]
-    Changed { event_id: u64, offset: u64, changes: Vec<Value> },
-    /// Notifications were dropped because this subscriber read too slowly.
-    #[serde(rename_all = "camelCase")]
-    Lagged { missed: u64, resync_from_event_id: Option<u64>, message: String },
-    #[serde(rename_all = "camelCase")]
-    Reset { reason: String, last_event_id: Option<u64>, events_applied: u64, message: String },
-    #[serde(rename_all = "camelCase")]
-    LogError { message: String, offset: u64, line: Option<u64> },
-}
-
-impl Published {
-    /// What a subscriber with `filter` is sent for this, if anything.
-    pub fn notice_for(&self, filter: &SubscribeParams) -> Option<Notice> {
-        match self {
-            Published::Changed { event_id, offset, changes, .. } => {
-                let changes: Vec<Value> =
-                    changes.iter().filter(|c| filter.matches(&c.touches)).map(|c| c.json.clone()).collect();
-                (!changes.is_empty()).then_some(Notice::Changed { event_id: *event_id, offset: *offset, changes })
+        let instance = |i: &InstanceName| {
+            self.refs.contains(&i.partition_ref) || self.uuids.iter().any(|u| u.parse() == Ok(i.uuid))
+        };
+        let run = |r: &JobRunName| self.job_labels.contains(&r.job_label);
+        let want = |w: &String| self.wants.contains(w);
+        match change {
+            LineageChange::JobRun { run: r, outputs, wants, .. } => {
+                run(r) || outputs.iter().any(instance) || wants.iter().any(want)
             }
-            Published::Reset { reason, last_event_id, events_applied } => Some(Notice::Reset {
-                reason: reason.clone(),
-                last_event_id: *last_event_id,
-                events_applied: *events_applied,
-                message: format!("the event log was {reason}; state rebuilt from its start: query again"),
-            }),
-            Published::LogError { message, offset, line } => {
-                Some(Notice::LogError { message: message.clone(), offset: *offset, line: *line })
+            LineageChange::Partition { instance: i, built_by, .. } => instance(i) || built_by.as_ref().is_some_and(run),
+            LineageChange::Want { want_id, refs, .. } => want(want_id) || refs.iter().any(|r| self.refs.contains(r)),
+            LineageChange::ConsumerEdge { input, output, run: r } => instance(input) || instance(output) || run(r),
+            LineageChange::DerivativeWant { parent, child, run: r } => {
+                want(parent) || want(child) || r.as_ref().is_some_and(run)
             }
         }
     }
+}
 
-    /// The event id a subscriber that lagged can resync from, if this is an event's changes.
-    pub fn event_id(&self) -> Option<u64> {
+impl LineageChange {
+    /// The refs whose one-step lineage (state, inputs, consumers) this change alters.
+    pub fn lineage_refs(&self) -> Vec<&str> {
         match self {
-            Published::Changed { event_id, .. } => Some(*event_id),
-            _ => None,
+            LineageChange::Partition { instance, .. } => vec![&instance.partition_ref],
+            LineageChange::ConsumerEdge { input, output, .. } => vec![&input.partition_ref, &output.partition_ref],
+            _ => Vec::new(),
         }
     }
 }
 
 /// Resolves the changes one event made (as taken from the state right after applying it).
 pub fn resolve_event(state: &BuildState, event_id: u64, offset: u64, raw: Vec<(u64, Change)>) -> Published {
-    let changes = raw.iter().map(|(_, change)| resolve_one(state, change)).collect();
-    Published::Changed { event_id, offset, changes, raw }
+    let changes = raw.iter().map(|(_, change)| resolve(state, change)).collect();
+    Published::Changed { event_id, offset, changes }
 }
 
-fn partition_json(state: &BuildState, ix: PartitionIx, touches: &mut Touches) -> Value {
+fn instance(state: &BuildState, ix: PartitionIx) -> InstanceName {
     let p = state.partition(ix);
-    let r = state.ref_name(p.partition_ref).to_string();
-    let uuid = p.uuid.to_string();
-    touches.refs.push(r.clone());
-    touches.uuids.push(uuid.clone());
-    json!({ "uuid": uuid, "ref": r })
+    InstanceName { uuid: p.uuid, partition_ref: state.ref_name(p.partition_ref).to_owned() }
 }
 
-fn job_run_label(state: &BuildState, ix: JobRunIx, touches: &mut Touches) -> String {
-    let label = state.label_name(state.job_run(ix).label).to_string();
-    touches.job_labels.push(label.clone());
-    label
+fn job_run(state: &BuildState, ix: JobRunIx) -> JobRunName {
+    JobRunName {
+        job_run_id: state.job_run_id(ix).to_owned(),
+        job_label: state.label_name(state.job_run(ix).label).to_owned(),
+    }
 }
 
-fn want_id(state: &BuildState, ix: WantIx, touches: &mut Touches) -> String {
-    let id = state.want_id(ix).to_string();
-    touches.wants.push(id.clone());
-    id
+fn want_id(state: &BuildState, ix: WantIx) -> String {
+    state.want_id(ix).to_owned()
 }
 
-fn resolve_one(state: &BuildState, change: &Change) -> ResolvedChange {
-    let mut t = Touches::default();
-    let json = match *change {
-        Change::JobRunStatus { job_run, from, to } => {
-            let run = state.job_run(job_run);
-            let label = job_run_label(state, job_run, &mut t);
-            for &output in run.outputs.iter() {
-                partition_json(state, output, &mut t);
+/// One change by name.
+pub fn resolve(state: &BuildState, change: &Change) -> LineageChange {
+    match *change {
+        Change::JobRunStatus { job_run: ix, from, to } => {
+            let run = state.job_run(ix);
+            LineageChange::JobRun {
+                run: job_run(state, ix),
+                from,
+                to,
+                outputs: run.outputs.iter().map(|&p| instance(state, p)).collect(),
+                wants: run.wants.iter().map(|a| want_id(state, a.want)).collect(),
             }
-            for attribution in run.wants.iter() {
-                want_id(state, attribution.want, &mut t);
-            }
-            json!({
-                "entity": "jobRun", "jobRunId": state.job_run_id(job_run), "jobLabel": label,
-                "from": from.map(|s| s.name()), "to": to.name(),
-            })
         }
-        Change::PartitionState { partition, from, to } => {
-            let p = partition_json(state, partition, &mut t);
-            let built_by = state.partition(partition).built_by;
-            if let Some(run) = built_by {
-                job_run_label(state, run, &mut t);
-            }
-            json!({
-                "entity": "partition", "uuid": p["uuid"], "ref": p["ref"],
-                "builtBy": built_by.map(|run| state.job_run_id(run)),
-                "from": from.map(|s| s.name()), "to": to.name(),
-            })
-        }
-        Change::WantStatus { want, from, to } => {
-            let id = want_id(state, want, &mut t);
-            for &r in state.want(want).refs.iter() {
-                t.refs.push(state.ref_name(r).to_string());
-            }
-            json!({ "entity": "want", "wantId": id, "from": from.map(|s| s.name()), "to": to.name() })
-        }
-        Change::ConsumerEdge { input, output, job_run } => {
-            let input = partition_json(state, input, &mut t);
-            let output = partition_json(state, output, &mut t);
-            job_run_label(state, job_run, &mut t);
-            json!({ "entity": "consumerEdge", "input": input, "output": output, "jobRunId": state.job_run_id(job_run) })
-        }
-        Change::DerivativeWant { parent, child, job_run } => {
-            let parent = want_id(state, parent, &mut t);
-            let child = want_id(state, child, &mut t);
-            if let Some(run) = job_run {
-                job_run_label(state, run, &mut t);
-            }
-            json!({
-                "entity": "derivativeWant", "parentWantId": parent, "childWantId": child,
-                "jobRunId": job_run.map(|run| state.job_run_id(run)),
-            })
-        }
-    };
-    ResolvedChange { json, touches: t }
+        Change::PartitionState { partition, from, to } => LineageChange::Partition {
+            instance: instance(state, partition),
+            built_by: state.partition(partition).built_by.map(|run| job_run(state, run)),
+            from,
+            to,
+        },
+        Change::WantStatus { want, from, to } => LineageChange::Want {
+            want_id: want_id(state, want),
+            refs: state.want(want).refs.iter().map(|&r| state.ref_name(r).to_owned()).collect(),
+            from,
+            to,
+        },
+        Change::ConsumerEdge { input, output, job_run: run } => LineageChange::ConsumerEdge {
+            input: instance(state, input),
+            output: instance(state, output),
+            run: job_run(state, run),
+        },
+        Change::DerivativeWant { parent, child, job_run: run } => LineageChange::DerivativeWant {
+            parent: want_id(state, parent),
+            child: want_id(state, child),
+            run: run.map(|r| job_run(state, r)),
+        },
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn demo_changes_resolve_to_names_and_filter() {
+    fn demo_published() -> Vec<Published> {
         let events = crate::events::demo_events();
         let mut state = BuildState::new();
         state.set_recording(true);
@@ -216,32 +212,53 @@ mod tests {
                 published.push(resolve_event(&state, e.event_id, i as u64 * 10, changes));
             }
         }
+        published
+    }
+
+    fn changes(published: &[Published]) -> impl Iterator<Item = &LineageChange> {
+        published.iter().flat_map(|p| match p {
+            Published::Changed { changes, .. } => changes.as_slice(),
+            _ => &[],
+        })
+    }
+
+    #[test]
+    fn demo_changes_resolve_to_names_one_notice_per_event() {
+        let published = demo_published();
         assert!(published.len() > 5);
         let ids: Vec<u64> = published.iter().filter_map(Published::event_id).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "one notice per event, in order: {ids:?}");
+        assert!(changes(&published).any(|c| matches!(c,
+            LineageChange::DerivativeWant { parent, child, run: Some(run) }
+                if parent == "W-001" && child == "W-002" && run.job_run_id == "JR-123")));
+        assert!(changes(&published).any(|c| matches!(c,
+            LineageChange::JobRun { run, from: Some(JobRunStatus::Running), to: JobRunStatus::Succeeded, .. }
+                if run.job_run_id == "JR-456" && run.job_label == "//jobs:beta")));
+    }
+
+    #[test]
+    fn filters_keep_exactly_the_changes_that_touch_what_was_asked() {
+        let published = demo_published();
+        let all: Vec<&LineageChange> = changes(&published).collect();
         let everything = SubscribeParams::default();
-        let all: Vec<Notice> = published.iter().filter_map(|p| p.notice_for(&everything)).collect();
-        assert_eq!(all.len(), published.len());
-        let text = serde_json::to_string(&all).unwrap();
-        assert!(
-            text.contains(
-                r#""entity":"derivativeWant","parentWantId":"W-001","childWantId":"W-002","jobRunId":"JR-123""#
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                r#""entity":"jobRun","jobRunId":"JR-456","jobLabel":"//jobs:beta","from":"Running","to":"Succeeded""#
-            ),
-            "{text}"
-        );
+        assert!(all.iter().all(|c| everything.matches(c)));
 
         let beta = SubscribeParams { refs: vec!["data/beta".into()], ..Default::default() };
-        let only_beta: Vec<Notice> = published.iter().filter_map(|p| p.notice_for(&beta)).collect();
+        let only_beta: Vec<&&LineageChange> = all.iter().filter(|c| beta.matches(c)).collect();
         assert!(!only_beta.is_empty() && only_beta.len() < all.len());
-        let text = serde_json::to_string(&only_beta).unwrap();
-        assert!(!text.contains("\"W-001\"") || text.contains("data/beta"));
-        assert!(!text.contains(r#""entity":"want","wantId":"W-001""#), "{text}");
+        // W-001 asks for data/gamma only: its status changes are filtered out...
+        assert!(!only_beta.iter().any(|c| matches!(c, LineageChange::Want { want_id, .. } if want_id == "W-001")));
+        // ...while every kept change names data/beta somewhere.
+        for change in &only_beta {
+            assert!(format!("{change:?}").contains("\"data/beta\""), "{change:?}");
+        }
+        let by_label = SubscribeParams { job_labels: vec!["//jobs:beta".into()], ..Default::default() };
+        assert!(all.iter().filter(|c| by_label.matches(c)).all(|c| format!("{c:?}").contains("//jobs:beta")));
+        let by_uuid =
+            SubscribeParams { uuids: vec!["d1305448-db69-5062-8c23-837705b1ceef".into()], ..Default::default() };
+        let for_uuid: Vec<_> = all.iter().filter(|c| by_uuid.matches(c)).collect();
+        assert!(!for_uuid.is_empty());
+        assert!(for_uuid.iter().all(|c| format!("{c:?}").contains("d1305448-db69-5062-8c23-837705b1ceef")));
     }
 
     #[test]

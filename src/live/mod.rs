@@ -6,12 +6,13 @@
 //!   acquisition, so a query waits at most one short batch, even while a large log loads.
 //! - Changes are recorded only after the initial load (a cold load pays nothing for them), resolved to
 //!   names right after each event, and broadcast. The broadcast is bounded: a subscriber that falls
-//!   behind loses the oldest notices and is told so ([`changes::Notice::Lagged`]); ingestion never waits.
+//!   behind loses the oldest notices and is told so (a `lagged` notice); ingestion never waits.
 //! - The file is followed by [`crate::log::tail::Tailer`] on a reader thread that decodes one poll ahead
 //!   of the ingest thread (both cores work during a load); a replaced or truncated log is rebuilt from
 //!   its start and subscribers get a `reset` notice once the rebuilt state has caught up.
 //!
 //! Architecture invariant: nothing here knows JSON-RPC or LSP; the protocol layer reads [`Live`].
+//! What is published names entities (refs, UUIDs, ids), never indices into one state.
 
 pub mod changes;
 
@@ -24,10 +25,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::log::tail::{wait_for_wakeup, Poll, Tailer, WakeReason, Wakeups};
+use crate::log::tail::{wait_for_wakeup, Poll, Read, Tailer, WakeReason, Wakeups};
 use crate::log::LogRecord;
 use crate::state::BuildState;
-pub use changes::{Notice, Published, SubscribeParams};
+pub use changes::{LineageChange, Published, SubscribeParams};
 
 /// Records applied per write-lock acquisition.
 pub const APPLY_BATCH: usize = 4096;
@@ -284,147 +285,158 @@ struct Worker {
     _wakeups: Wakeups,
 }
 
+/// Where the reader stood after a poll.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    format: Option<&'static str>,
+    consumed: u64,
+    pending: u64,
+    file_len: u64,
+}
+
+/// Where the ingest thread is in loading the log (again, after a reset).
+struct LoadProgress {
+    loading: bool,
+    started: Instant,
+    last_report: Instant,
+    /// A reset whose notice waits until the rebuilt state has caught up.
+    pending_reset: Option<&'static str>,
+    said_waiting: bool,
+}
+
+impl LoadProgress {
+    fn new() -> LoadProgress {
+        let now = Instant::now();
+        LoadProgress { loading: true, started: now, last_report: now, pending_reset: None, said_waiting: false }
+    }
+}
+
 impl Worker {
     fn write(&self) -> RwLockWriteGuard<'_, BuildState> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
     fn run(self, wake: mpsc::Receiver<WakeReason>) {
-        let path = self.path.clone();
-        let mut loading = true;
-        let mut load_started = Instant::now();
-        let mut last_progress = Instant::now();
-        let mut pending_reset: Option<&'static str> = None;
-        let mut said_waiting = false;
         self.write().set_recording(self.options.publish_initial_load);
         let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
         let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
         let reader = {
-            let (path, poll_every, stop) = (path.clone(), self.options.poll, self.stop.clone());
+            let (path, poll_every, stop) = (self.path.clone(), self.options.poll, self.stop.clone());
             std::thread::Builder::new()
                 .name("dbl-read".into())
                 .spawn(move || read_log(Tailer::new(&path), wake, poll_every, stop, polls_tx, spent_rx))
                 .expect("spawning the log reader thread")
         };
-        for Polled { polled, records: batch, format, consumed, pending } in polls {
+        let mut progress = LoadProgress::new();
+        for Polled { polled, records, format, consumed, pending } in polls {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
             match polled {
-                Err(e) => {
-                    let message = format!("cannot read {}: {e}", path.display());
-                    if self.status.borrow().io_error.as_deref() != Some(message.as_str()) {
-                        tracing::warn!("{message}; retrying");
-                    }
-                    self.status.send_modify(|s| s.io_error = Some(message));
-                }
-                Ok(Poll::Missing) => {
-                    if !said_waiting {
-                        tracing::info!("waiting for {} to appear", path.display());
-                        said_waiting = true;
-                    }
-                    if loading {
-                        // Nothing to load: whatever appears from now on is news.
-                        loading = false;
-                        self.write().set_recording(true);
-                    }
-                    self.status.send_modify(|s| {
-                        s.waiting_for_file = true;
-                        s.loading = false;
-                    });
-                }
-                Ok(Poll::Reset(reason)) => {
-                    tracing::warn!("{} was {}: rebuilding the state from its start", path.display(), reason.name());
-                    {
-                        let mut state = self.write();
-                        *state = BuildState::new();
-                        state.set_recording(self.options.publish_initial_load);
-                        self.status.send_modify(|s| {
-                            s.loading = true;
-                            s.resets += 1;
-                            s.last_error = None;
-                            s.bytes_consumed = 0;
-                            s.pending_bytes = 0;
-                        });
-                    }
-                    loading = true;
-                    load_started = Instant::now();
-                    pending_reset = Some(reason.name());
-                }
+                Err(e) => self.on_io_error(&e),
+                Ok(Poll::Missing) => self.on_missing(&mut progress),
+                Ok(Poll::Reset(reason)) => self.on_reset(reason.name(), &mut progress),
                 Ok(Poll::Read(read)) => {
-                    said_waiting = false;
-                    let finished_loading = loading && read.at_end;
-                    loading &= !finished_loading;
-                    let error = read.new_error.as_ref().map(|e| LastError {
-                        message: e.to_string(),
-                        offset: e.offset,
-                        line: e.line,
-                    });
-                    // The tail status is updated under the same write lock as the last records, so a
-                    // status query (state lock first, then tail status) sees the two agree.
-                    let (events, last_event_id) = self.apply(&batch, |state| {
-                        if finished_loading {
-                            state.set_recording(true);
-                        }
-                        self.status.send_modify(|s| {
-                            s.format = format;
-                            s.loading = loading;
-                            s.waiting_for_file = false;
-                            s.bytes_consumed = consumed;
-                            s.pending_bytes = pending;
-                            s.file_bytes = read.file_len.max(consumed + pending);
-                            s.io_error = None;
-                            if error.is_some() {
-                                s.last_error = error;
-                            }
-                        });
-                        (state.events_applied(), state.last_event().map(|s| s.event_id))
-                    });
-                    if let Some(error) = &read.new_error {
-                        tracing::error!(
-                            "{}: {error}; serving the state before it until the log is replaced or truncated",
-                            path.display()
-                        );
-                        let _ = self.published.send(Arc::new(Published::LogError {
-                            message: error.to_string(),
-                            offset: error.offset,
-                            line: error.line,
-                        }));
-                    }
-                    if finished_loading {
-                        let secs = load_started.elapsed().as_secs_f64();
-                        tracing::info!(
-                            "loaded {} events ({} bytes) from {} in {:.3}s",
-                            events,
-                            consumed,
-                            path.display(),
-                            secs
-                        );
-                        if let Some(reason) = pending_reset.take() {
-                            let _ = self.published.send(Arc::new(Published::Reset {
-                                reason: reason.to_string(),
-                                last_event_id,
-                                events_applied: events,
-                            }));
-                        }
-                    } else if loading && last_progress.elapsed() >= Duration::from_secs(1) {
-                        last_progress = Instant::now();
-                        let pct = 100.0 * consumed as f64 / read.file_len.max(1) as f64;
-                        tracing::info!(
-                            "loading {}: {:.0}% ({} of {} bytes)",
-                            path.display(),
-                            pct.min(100.0),
-                            consumed,
-                            read.file_len
-                        );
-                    }
+                    let position = Position { format, consumed, pending, file_len: read.file_len };
+                    self.on_read(&read, &records, position, &mut progress)
                 }
             }
             // The reader frees what it allocated: allocators are fastest that way.
-            let _ = spent.send(batch);
+            let _ = spent.send(records);
         }
         drop(spent);
         let _ = reader.join();
+    }
+
+    fn on_io_error(&self, error: &std::io::Error) {
+        let message = format!("cannot read {}: {error}", self.path.display());
+        if self.status.borrow().io_error.as_deref() != Some(message.as_str()) {
+            tracing::warn!("{message}; retrying");
+        }
+        self.status.send_modify(|s| s.io_error = Some(message));
+    }
+
+    fn on_missing(&self, progress: &mut LoadProgress) {
+        if !progress.said_waiting {
+            tracing::info!("waiting for {} to appear", self.path.display());
+            progress.said_waiting = true;
+        }
+        if progress.loading {
+            // Nothing to load: whatever appears from now on is news.
+            progress.loading = false;
+            self.write().set_recording(true);
+        }
+        self.status.send_modify(|s| {
+            s.waiting_for_file = true;
+            s.loading = false;
+        });
+    }
+
+    fn on_reset(&self, reason: &'static str, progress: &mut LoadProgress) {
+        tracing::warn!("{} was {reason}: rebuilding the state from its start", self.path.display());
+        {
+            let mut state = self.write();
+            *state = BuildState::new();
+            state.set_recording(self.options.publish_initial_load);
+            self.status.send_modify(|s| {
+                s.loading = true;
+                s.resets += 1;
+                s.last_error = None;
+                s.bytes_consumed = 0;
+                s.pending_bytes = 0;
+            });
+        }
+        *progress = LoadProgress { pending_reset: Some(reason), ..LoadProgress::new() };
+    }
+
+    fn on_read(&self, read: &Read, records: &[LogRecord], at: Position, progress: &mut LoadProgress) {
+        progress.said_waiting = false;
+        let finished_loading = progress.loading && read.at_end;
+        progress.loading &= !finished_loading;
+        let loading = progress.loading;
+        let error =
+            read.new_error.as_ref().map(|e| LastError { message: e.to_string(), offset: e.offset, line: e.line });
+        let Position { format, consumed, pending, file_len } = at;
+        // The tail status is updated under the same write lock as the last records, so a status query
+        // (state lock first, then tail status) sees the two agree.
+        let (events, last_event_id) = self.apply(records, |state| {
+            if finished_loading {
+                state.set_recording(true);
+            }
+            self.status.send_modify(|s| {
+                s.format = format;
+                s.loading = loading;
+                s.waiting_for_file = false;
+                s.bytes_consumed = consumed;
+                s.pending_bytes = pending;
+                s.file_bytes = file_len.max(consumed + pending);
+                s.io_error = None;
+                if error.is_some() {
+                    s.last_error = error;
+                }
+            });
+            (state.events_applied(), state.last_event().map(|s| s.event_id))
+        });
+        if let Some(error) = &read.new_error {
+            tracing::error!(
+                "{}: {error}; serving the state before it until the log is replaced or truncated",
+                self.path.display()
+            );
+            let published = Published::LogError { message: error.to_string(), offset: error.offset, line: error.line };
+            let _ = self.published.send(Arc::new(published));
+        }
+        if finished_loading {
+            let secs = progress.started.elapsed().as_secs_f64();
+            tracing::info!("loaded {events} events ({consumed} bytes) from {} in {secs:.3}s", self.path.display());
+            if let Some(reason) = progress.pending_reset.take() {
+                let reset = Published::Reset { reason: reason.to_string(), last_event_id, events_applied: events };
+                let _ = self.published.send(Arc::new(reset));
+            }
+        } else if loading && progress.last_report.elapsed() >= Duration::from_secs(1) {
+            progress.last_report = Instant::now();
+            let pct = (100.0 * consumed as f64 / file_len.max(1) as f64).min(100.0);
+            tracing::info!("loading {}: {pct:.0}% ({consumed} of {file_len} bytes)", self.path.display());
+        }
     }
 
     /// Applies records in short write-locked batches, publishing what changed when recording, and

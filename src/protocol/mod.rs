@@ -8,20 +8,20 @@
 
 pub mod codec;
 pub mod lsp;
+pub mod notices;
 pub mod stdio;
+mod subscribe;
 mod views;
 pub mod ws;
 
 use std::sync::Arc;
 
-use jsonrpsee::core::server::{PendingSubscriptionSink, SubscriptionMessage};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use jsonrpsee::RpcModule;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
-use crate::live::{Live, Notice, Published, SubscribeParams};
+use crate::live::Live;
 
 /// JSON-RPC error codes. The first five are the standard ones; `NOT_FOUND` is `dbl`'s own.
 pub mod codes {
@@ -60,7 +60,7 @@ pub fn registry(live: Arc<Live>) -> Registry {
     views::register(&mut module);
     module
         .register_subscription(SUBSCRIBE, LINEAGE_CHANGED, UNSUBSCRIBE, |params, pending, live, _| async move {
-            subscribe(params, pending, Arc::clone(&live)).await
+            subscribe::run(params, pending, Arc::clone(&live)).await
         })
         .expect("method names are unique");
     module
@@ -183,78 +183,11 @@ fn field_in_serde_message(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
-fn no_params(params: &Params) -> Result<(), ErrorObjectOwned> {
+pub(crate) fn no_params(params: &Params) -> Result<(), ErrorObjectOwned> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct None_ {}
     parse_params::<None_>(params).map(|_| ())
-}
-
-fn raw(notice: &Notice) -> SubscriptionMessage {
-    serde_json::value::to_raw_value(notice).expect("notices always serialize").into()
-}
-
-/// `databuild/subscribe`: first a `subscribed` notice, then the matching changes as they land.
-async fn subscribe(params: Params<'static>, pending: PendingSubscriptionSink, live: Arc<Live>) {
-    let filter: SubscribeParams = match parse_params(&params) {
-        Ok(filter) => filter,
-        Err(error) => return pending.reject(error).await,
-    };
-    let (mut rx, last_event_id) = live.subscribe();
-    let loading = live.tail_status().loading;
-    let Ok(sink) = pending.accept().await else { return };
-    if sink.send(raw(&Notice::Subscribed { last_event_id, loading })).await.is_err() {
-        return;
-    }
-    // Notices for events already in the snapshot the subscriber was told about are skipped.
-    let mut skip_upto = last_event_id;
-    loop {
-        let next = tokio::select! {
-            _ = sink.closed() => return,
-            next = rx.recv() => next,
-        };
-        let published: Arc<Published> = match next {
-            Ok(published) => published,
-            Err(RecvError::Closed) => return,
-            Err(RecvError::Lagged(missed)) => {
-                // The oldest retained notice is there now: tell the subscriber where it resumes.
-                let resumed = match rx.try_recv() {
-                    Ok(p) => Some(p),
-                    Err(TryRecvError::Lagged(_)) | Err(TryRecvError::Empty) => None,
-                    Err(TryRecvError::Closed) => return,
-                };
-                let resync_from_event_id = resumed.as_ref().and_then(|p| p.event_id());
-                let message = format!(
-                    "this subscriber fell behind and {missed} notices were dropped; query again, \
-                     then apply changes from event {} on",
-                    resync_from_event_id.map_or_else(|| "(next)".to_string(), |id| id.to_string())
-                );
-                let lagged = Notice::Lagged { missed, resync_from_event_id, message };
-                if sink.send(raw(&lagged)).await.is_err() {
-                    return;
-                }
-                skip_upto = None;
-                match resumed {
-                    Some(p) => p,
-                    None => continue,
-                }
-            }
-        };
-        if let Published::Reset { .. } = *published {
-            skip_upto = None;
-        }
-        if let (Some(id), Some(skip)) = (published.event_id(), skip_upto) {
-            if id <= skip {
-                continue;
-            }
-            skip_upto = None;
-        }
-        if let Some(notice) = published.notice_for(&filter) {
-            if sink.send(raw(&notice)).await.is_err() {
-                return;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,22 @@
 //! The view methods (`databuild/fulfillment`, `lineage`, `jobRun`, ...): each a pure function of a
-//! `BuildState` snapshot from [`crate::views`], registered here once for both transports.
+//! `BuildState` snapshot from [`crate::views`], registered here once for both transports; and
+//! `databuild/upstream|downstream`, the editor's neighbour lists, which also search the open
+//! documents of the stdio session that asks (its [`Editor`] rides in the registry's extensions).
 
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use lsp_types::{Position, TextDocumentIdentifier, TextDocumentPositionParams};
+use serde::Deserialize;
+
+use super::lsp::{editor_error, Editor};
 use super::{bad_params, parse_params, Registry};
+use crate::editor::features::Direction;
+use crate::editor::{EditorService, RefQuery};
 use crate::state::BuildState;
 use crate::views::{self, ViewError};
 
@@ -20,6 +30,54 @@ pub(super) fn register(module: &mut Registry) {
     view(module, "databuild/listWants", views::list_wants);
     view(module, "databuild/listJobRuns", views::list_job_runs);
     view(module, "databuild/listPartitions", views::list_partitions);
+    neighbours(module, "databuild/upstream", Direction::Upstream);
+    neighbours(module, "databuild/downstream", Direction::Downstream);
+}
+
+/// `databuild/upstream|downstream` params: `ref`, or `textDocument` and `position` (stdio only: the
+/// document must be open in the session). Other fields (`workDoneToken`, ...) are ignored, as LSP does.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NeighboursParams {
+    #[serde(rename = "ref")]
+    partition_ref: Option<String>,
+    text_document: Option<TextDocumentIdentifier>,
+    position: Option<Position>,
+}
+
+fn neighbours(module: &mut Registry, name: &'static str, direction: Direction) {
+    // Blocking: the answer may search workspace files for where each neighbour appears.
+    module
+        .register_blocking_method(name, move |params, live, extensions| {
+            let params: NeighboursParams = parse_params(&params)?;
+            let query = match params {
+                NeighboursParams { partition_ref: Some(r), .. } => RefQuery::Named(r),
+                NeighboursParams { text_document: Some(text_document), position: Some(position), .. } => {
+                    RefQuery::At(TextDocumentPositionParams { text_document, position })
+                }
+                _ => {
+                    let message = format!("{name}: give `ref`, or `textDocument` and `position`");
+                    return Err(bad_params(message, Some("ref")));
+                }
+            };
+            let session = extensions.get::<Arc<Editor>>();
+            let answer = {
+                let state = live.read();
+                match session {
+                    Some(editor) => editor.read().neighbours(&state, &query, direction),
+                    None => EditorService::new().neighbours(&state, &query, direction),
+                }
+            };
+            let answer = answer.map_err(|e| editor_error(name, e))?;
+            encode(answer)
+        })
+        .expect("method names are unique");
+}
+
+fn encode<T: Serialize>(result: T) -> Result<Value, ErrorObjectOwned> {
+    serde_json::to_value(result).map_err(|e| {
+        ErrorObjectOwned::owned(super::codes::INTERNAL_ERROR, format!("cannot encode the result: {e}"), None::<Value>)
+    })
 }
 
 /// Maps a view's error to its JSON-RPC error: -32004 with `{kind, id}`, or -32602 naming the field.
@@ -43,13 +101,7 @@ where
             let params: P = parse_params(&params)?;
             let result = f(&live.read(), &params).map_err(view_error)?;
             // The read lock is released by now: encoding happens outside it.
-            serde_json::to_value(result).map_err(|e| {
-                ErrorObjectOwned::owned(
-                    super::codes::INTERNAL_ERROR,
-                    format!("cannot encode the result: {e}"),
-                    None::<Value>,
-                )
-            })
+            encode(result)
         })
         .expect("method names are unique");
 }

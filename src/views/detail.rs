@@ -214,7 +214,7 @@ pub fn partition(state: &BuildState, params: &PartitionParams) -> Result<Respons
 
 /// The instances `ix`'s builder read for it: read deps whose `impacted` names its ref (or is empty,
 /// meaning every output), resolved as the builder resolved them. Empty unless the builder succeeded.
-pub(crate) fn upstream_of(state: &BuildState, ix: PartitionIx) -> Vec<PartitionIx> {
+pub fn upstream_of(state: &BuildState, ix: PartitionIx) -> Vec<PartitionIx> {
     let p = state.partition(ix);
     let Some(builder) = p.built_by else { return Vec::new() };
     let run = state.job_run(builder);

@@ -29,8 +29,8 @@ use crate::state::{
 };
 
 pub use detail::{
-    job_run, partition, want, ConsumerView, JobRunDetail, JobRunParams, PartitionDetail, PartitionParams, TaintView,
-    WantAttributionView, WantDetail, WantParams,
+    job_run, partition, upstream_of, want, ConsumerView, JobRunDetail, JobRunParams, PartitionDetail, PartitionParams,
+    TaintView, WantAttributionView, WantDetail, WantParams,
 };
 pub use fulfillment::{
     fulfillment, DerivativeLink, FulfillmentParams, FulfillmentView, FulfillmentWant, JobNode, WantedPartition,
