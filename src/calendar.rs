@@ -1,47 +1,41 @@
-//! Calendar arithmetic with no date library: days since the Unix epoch ⇄ `YYYY-MM-DD`, and event
-//! timestamps (ms since the epoch, UTC) as text. Used by the simulator's date partitions, the CLI's
-//! trees and the editor's hovers.
+//! Dates and event timestamps (ms since the epoch, UTC) as text, by `jiff`. Used by the simulator's
+//! date partitions, the CLI's trees and the editor's hovers.
+//!
+//! Timestamps come from the log, so any `u64` must format without panicking: one outside the
+//! calendar's range (after the year 9999) is shown as raw milliseconds.
 
 use std::fmt::Write;
+
+use jiff::civil::Date;
+use jiff::{Span, Timestamp};
 
 pub const HOUR_MS: u64 = 3_600_000;
 pub const DAY_MS: u64 = 24 * HOUR_MS;
 
-/// `(year, month, day)` of a day number (days since 1970-01-01), by Howard Hinnant's `civil_from_days`.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = (z - era * 146_097) as u64; // day of era, 0..=146096
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era, 0..=399
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of year from March 1st
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe as i64 + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// Appends the day `days` after 1970-01-01 as `YYYY-MM-DD`.
+pub fn write_date(out: &mut String, days: i64) {
+    match Span::new().try_days(days).and_then(|span| Date::constant(1970, 1, 1).checked_add(span)) {
+        Ok(date) => write!(out, "{date}"),
+        Err(_) => write!(out, "day {days}"),
+    }
+    .expect("writing to a String cannot fail");
 }
 
-/// Appends the day as `YYYY-MM-DD`.
-pub fn write_date(out: &mut String, days: i64) {
-    let (y, m, d) = civil_from_days(days);
-    write!(out, "{y:04}-{m:02}-{d:02}").expect("writing to a String cannot fail");
+fn timestamp(ms: u64, format: &str) -> String {
+    match i64::try_from(ms).ok().and_then(|ms| Timestamp::from_millisecond(ms).ok()) {
+        Some(t) => t.strftime(format).to_string(),
+        None => format!("{ms} ms since 1970"),
+    }
 }
 
 /// An event timestamp as `YYYY-MM-DD HH:MM:SS.mmm` (UTC).
 pub fn format_timestamp(ms: u64) -> String {
-    let mut out = format_timestamp_seconds(ms);
-    write!(out, ".{:03}", ms % 1000).expect("writing to a String cannot fail");
-    out
+    timestamp(ms, "%Y-%m-%d %H:%M:%S%.3f")
 }
 
 /// An event timestamp as `YYYY-MM-DD HH:MM:SS` (UTC).
 pub fn format_timestamp_seconds(ms: u64) -> String {
-    let secs = ms / 1000;
-    let mut out = String::with_capacity(23);
-    write_date(&mut out, (secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    write!(out, " {:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60).expect("writing to a String cannot fail");
-    out
+    timestamp(ms, "%Y-%m-%d %H:%M:%S")
 }
 
 #[cfg(test)]
@@ -62,6 +56,7 @@ mod tests {
         assert_eq!(date(20_089 + 59), "2025-03-01");
         assert_eq!(date(19_782), "2024-02-29");
         assert_eq!(date(-1), "1969-12-31");
+        assert_eq!(date(i64::MAX), format!("day {}", i64::MAX));
     }
 
     #[test]
@@ -70,5 +65,6 @@ mod tests {
         assert_eq!(format_timestamp(1_750_000_000_000), "2025-06-15 15:06:40.000");
         assert_eq!(format_timestamp(951_782_400_123), "2000-02-29 00:00:00.123");
         assert_eq!(format_timestamp_seconds(951_782_400_123), "2000-02-29 00:00:00");
+        assert_eq!(format_timestamp(u64::MAX), format!("{} ms since 1970", u64::MAX));
     }
 }

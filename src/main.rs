@@ -44,7 +44,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(dbl::cli::color::enabled(&std::io::stderr()))
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DBL_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let result = match Cli::parse().command {

@@ -1,5 +1,6 @@
 //! The `dbl` subcommands: each is a small function over the library layers.
 
+pub mod color;
 mod emit;
 mod exec;
 mod progress;
@@ -16,8 +17,8 @@ pub use simulate::{simulate, SimulateArgs};
 pub use status::{status, StatusArgs};
 pub use tail::{tail, TailArgs};
 pub use views::{
-    demo, demo_text, job_run, lineage, list_job_runs, list_partitions, list_wants, partition, use_color, want,
-    write_demo_log, DemoArgs, JobRunArgs, LineageArgs, ListArgs, PartitionArgs, ViewOptions, WantArgs,
+    demo, demo_text, job_run, lineage, list_job_runs, list_partitions, list_wants, partition, want, write_demo_log,
+    DemoArgs, JobRunArgs, LineageArgs, ListArgs, PartitionArgs, ViewOptions, WantArgs,
 };
 
 use std::path::Path;

@@ -1,36 +1,34 @@
-//! A one-line progress display on stderr for long CLI work, shown only on a terminal.
+//! A progress bar on stderr for long CLI work (indicatif), shown only on a terminal.
 
-use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// `label: done/total unit (pct%)`, redrawn at most ten times a second, cleared when done.
+/// `label [bar] done/total unit (pct%)`, cleared when done.
 pub struct Progress {
-    label: &'static str,
-    unit: &'static str,
-    total: u64,
-    shown: bool,
-    last_drawn: Option<Instant>,
+    bar: Option<ProgressBar>,
 }
 
 impl Progress {
     /// Shown only when stderr is a terminal and `total` reaches `worth_showing_from`.
     pub fn new(label: &'static str, unit: &'static str, total: u64, worth_showing_from: u64) -> Progress {
-        let shown = std::io::stderr().is_terminal() && total >= worth_showing_from;
-        Progress { label, unit, total, shown, last_drawn: None }
+        let target = ProgressDrawTarget::stderr_with_hz(10);
+        if target.is_hidden() || total < worth_showing_from {
+            return Progress { bar: None };
+        }
+        let template = format!("{label} [{{bar:30}}] {{pos}}/{{len}} {unit} ({{percent}}%)");
+        let style = ProgressStyle::with_template(&template).expect("a valid template").progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total), target).with_style(style);
+        Progress { bar: Some(bar) }
     }
 
     pub fn update(&mut self, done: u64) {
-        if !self.shown || self.last_drawn.is_some_and(|t| t.elapsed() < Duration::from_millis(100)) {
-            return;
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
         }
-        self.last_drawn = Some(Instant::now());
-        let pct = done.saturating_mul(100) / self.total.max(1);
-        eprint!("\r{}: {done}/{} {} ({}%)", self.label, self.total, self.unit, pct.min(100));
     }
 
     pub fn finish(&mut self) {
-        if self.shown && self.last_drawn.is_some() {
-            eprint!("\r\x1b[2K");
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }

@@ -4,17 +4,16 @@
 //! rather than subscribing to a [`crate::live::Live`]: printing is the only consumer, so a slow
 //! terminal simply slows reading and no change is ever dropped.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::live::changes::resolve_event;
+use crate::live::changes::{resolve_event, LineageChange};
 use crate::live::{Published, SubscribeParams};
-use crate::log::tail::{wait_for_wakeup, Poll, Tailer, Wakeups};
-use crate::protocol::notices::{notice_for, Notice};
+use crate::log::tail::{wait_for_wakeup, Poll, ResetReason, Tailer, Wakeups};
+use crate::protocol::notices::{notice_for, reset_message};
+use crate::render::Paint;
 use crate::state::BuildState;
 
 #[derive(Debug, clap::Args)]
@@ -49,82 +48,29 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     if args.poll_ms == 0 {
         anyhow::bail!("--poll-ms must be at least 1 (got 0)");
     }
-    let filter = SubscribeParams {
-        refs: args.refs.clone(),
-        wants: args.wants.clone(),
-        job_labels: args.job_labels.clone(),
-        ..Default::default()
-    };
-    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let printer = Printer { json: args.format == "json", color };
     let (wake_tx, wake_rx) = mpsc::sync_channel(1);
     let _wakeups = Wakeups::watch(&args.log, wake_tx);
     let mut tailer = Tailer::new(&args.log);
-    let mut state = BuildState::new();
-    let mut loading = !args.from_start;
-    state.set_recording(args.from_start);
-    let mut printed = 0u64;
-    let mut said_waiting = false;
-    let stdout = std::io::stdout();
+    let mut follow = Follow::new(args);
     loop {
-        let mut out = stdout.lock();
-        let mut publish = |p: Published, out: &mut std::io::StdoutLock| -> anyhow::Result<()> {
-            if args.max_events.is_some_and(|max| printed >= max) {
-                return Ok(());
-            }
-            if let Some(notice) = notice_for(&p, &filter) {
-                printer.print(out, &notice)?;
-                if matches!(notice, Notice::Changed { .. }) {
-                    printed += 1;
-                }
-            }
-            Ok(())
-        };
         let mut more = false;
-        match tailer.poll(4 << 20, &mut |record| {
-            state.apply(&record.event, record.offset);
-            let changes = state.take_changes();
-            if !changes.is_empty() {
-                let p = resolve_event(&state, record.event.event_id, record.offset, changes);
-                // stdout closed (e.g. `| head`): stop quietly at the next check.
-                let _ = publish(p, &mut out);
-            }
-        })? {
-            Poll::Missing => {
-                if !said_waiting {
-                    eprintln!("dbl tail: waiting for {} to appear", args.log.display());
-                    said_waiting = true;
-                }
-                loading = false;
-                state.set_recording(true);
-            }
+        let mut out = std::io::stdout().lock();
+        match tailer
+            .poll(4 << 20, &mut |record| follow.apply(record.event.event_id, &record.event, record.offset, &mut out))?
+        {
+            Poll::Missing => follow.on_missing(),
             Poll::Reset(reason) => {
-                state = BuildState::new();
-                state.set_recording(args.from_start);
-                loading = !args.from_start;
-                let reset = Published::Reset { reason: reason.name().into(), last_event_id: None, events_applied: 0 };
-                publish(reset, &mut out)?;
+                follow.on_reset(reason, &mut out)?;
                 more = true;
             }
             Poll::Read(read) => {
-                said_waiting = false;
-                if let Some(error) = read.new_error {
-                    eprintln!(
-                        "dbl tail: {}: {error}; waiting for the log to be replaced or truncated",
-                        args.log.display()
-                    );
-                }
-                if loading && read.at_end {
-                    loading = false;
-                    state.set_recording(true);
-                    eprintln!("dbl tail: following {} ({} events loaded)", args.log.display(), state.events_applied());
-                }
+                follow.on_read(read.new_error.as_ref(), read.at_end);
                 more = !read.at_end;
             }
         }
         out.flush()?;
         drop(out);
-        if args.max_events.is_some_and(|max| printed >= max) {
+        if follow.done() {
             return Ok(());
         }
         if !more && !wait_for_wakeup(&wake_rx, Duration::from_millis(args.poll_ms)) {
@@ -133,76 +79,164 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `dbl tail`'s own state: the log's `BuildState` and what has been printed.
+struct Follow<'a> {
+    args: &'a TailArgs,
+    filter: SubscribeParams,
+    printer: Printer,
+    state: BuildState,
+    /// Loading what is already in the log, printing nothing (unless `--from-start`).
+    loading: bool,
+    printed: u64,
+    said_waiting: bool,
+}
+
+impl<'a> Follow<'a> {
+    fn new(args: &'a TailArgs) -> Follow<'a> {
+        let filter = SubscribeParams {
+            refs: args.refs.clone(),
+            wants: args.wants.clone(),
+            job_labels: args.job_labels.clone(),
+            ..Default::default()
+        };
+        let paint = Paint { on: super::color::enabled(&std::io::stdout()) };
+        let mut state = BuildState::new();
+        state.set_recording(args.from_start);
+        Follow {
+            args,
+            filter,
+            printer: Printer { json: args.format == "json", paint },
+            state,
+            loading: !args.from_start,
+            printed: 0,
+            said_waiting: false,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.args.max_events.is_some_and(|max| self.printed >= max)
+    }
+
+    fn apply(&mut self, event_id: u64, event: &crate::proto::DataBuildEvent, offset: u64, out: &mut impl Write) {
+        self.state.apply(event, offset);
+        let changes = self.state.take_changes();
+        if !changes.is_empty() {
+            let published = resolve_event(&self.state, event_id, offset, changes);
+            // stdout closed (e.g. `| head`): stop quietly at the next check.
+            let _ = self.publish(&published, out);
+        }
+    }
+
+    fn publish(&mut self, published: &Published, out: &mut impl Write) -> std::io::Result<()> {
+        if self.done() {
+            return Ok(());
+        }
+        if self.printer.print(out, published, &self.filter)? {
+            self.printed += 1;
+        }
+        Ok(())
+    }
+
+    fn on_missing(&mut self) {
+        if !self.said_waiting {
+            eprintln!("dbl tail: waiting for {} to appear", self.args.log.display());
+            self.said_waiting = true;
+        }
+        self.loading = false;
+        self.state.set_recording(true);
+    }
+
+    fn on_reset(&mut self, reason: ResetReason, out: &mut impl Write) -> std::io::Result<()> {
+        self.state = BuildState::new();
+        self.state.set_recording(self.args.from_start);
+        self.loading = !self.args.from_start;
+        let reset = Published::Reset { reason: reason.name().into(), last_event_id: None, events_applied: 0 };
+        self.publish(&reset, out)
+    }
+
+    fn on_read(&mut self, new_error: Option<&crate::log::DecodeError>, at_end: bool) {
+        self.said_waiting = false;
+        if let Some(error) = new_error {
+            eprintln!(
+                "dbl tail: {}: {error}; waiting for the log to be replaced or truncated",
+                self.args.log.display()
+            );
+        }
+        if self.loading && at_end {
+            self.loading = false;
+            self.state.set_recording(true);
+            let (log, events) = (self.args.log.display(), self.state.events_applied());
+            eprintln!("dbl tail: following {log} ({events} events loaded)");
+        }
+    }
+}
+
 struct Printer {
     json: bool,
-    color: bool,
+    paint: Paint,
 }
 
 impl Printer {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-
-    fn status(&self, status: &str) -> String {
-        let code = match status {
-            "Live" | "Succeeded" | "Successful" => "32",
-            "Failed" | "UpstreamFailed" => "31",
-            "DepMiss" | "UpstreamBuilding" | "Tainted" => "35",
-            "Canceled" => "90",
-            _ => "33",
-        };
-        self.paint(code, status)
-    }
-
-    fn print(&self, out: &mut impl Write, notice: &Notice) -> std::io::Result<()> {
+    /// Prints what a subscriber with `filter` would be sent; whether it was an event's changes.
+    fn print(&self, out: &mut impl Write, published: &Published, filter: &SubscribeParams) -> std::io::Result<bool> {
         if self.json {
-            return writeln!(out, "{}", serde_json::to_string(notice).expect("notices serialize"));
-        }
-        match notice {
-            Notice::Changed { event_id, changes, .. } => {
-                for change in changes {
-                    writeln!(out, "{} {}", self.paint("2", &format!("#{event_id}")), self.describe(change))?;
+            return match notice_for(published, filter) {
+                Some(notice) => {
+                    writeln!(out, "{}", serde_json::to_string(&notice).expect("notices serialize"))?;
+                    Ok(published.event_id().is_some())
                 }
-                Ok(())
+                None => Ok(false),
+            };
+        }
+        match published {
+            Published::Changed { event_id, changes, .. } => {
+                let mut any = false;
+                for change in changes.iter().filter(|c| filter.matches(c)) {
+                    writeln!(out, "{} {}", self.paint.dim(&format!("#{event_id}")), self.describe(change))?;
+                    any = true;
+                }
+                Ok(any)
             }
-            Notice::Reset { message, .. } | Notice::Lagged { message, .. } => {
-                writeln!(out, "{}", self.paint("1;33", &format!("-- {message}")))
+            Published::Reset { reason, .. } => {
+                writeln!(out, "{}", self.paint.bold(&format!("-- {}", reset_message(reason)))).map(|_| false)
             }
-            Notice::LogError { message, .. } => writeln!(out, "{}", self.paint("1;31", &format!("-- {message}"))),
-            Notice::Subscribed { .. } => Ok(()),
+            Published::LogError { message, .. } => {
+                writeln!(out, "{}", self.paint.bold(&format!("-- {message}"))).map(|_| false)
+            }
         }
     }
 
-    fn describe(&self, c: &Value) -> String {
-        let s = |k: &str| c[k].as_str().unwrap_or("").to_string();
-        let transition = || {
-            let from = c["from"].as_str().map_or_else(|| "(new)".to_string(), |f| self.status(f));
-            format!("{from} → {}", self.status(&s("to")))
-        };
-        match c["entity"].as_str().unwrap_or("") {
-            "jobRun" => format!("job run   {} ({}) {}", self.paint("1", &s("jobRunId")), s("jobLabel"), transition()),
-            "partition" => {
-                let uuid = s("uuid");
-                format!("partition {} [{}] {}", self.paint("1", &s("ref")), &uuid[..8.min(uuid.len())], transition())
+    fn transition(&self, from: Option<&'static str>, to: &'static str) -> String {
+        let from = from.map_or_else(|| "(new)".to_string(), |f| self.paint.status(f));
+        format!("{from} → {}", self.paint.status(to))
+    }
+
+    fn describe(&self, change: &LineageChange) -> String {
+        let bold = |text: &str| self.paint.bold(text);
+        match change {
+            LineageChange::JobRun { run, from, to, .. } => format!(
+                "job run   {} ({}) {}",
+                bold(&run.job_run_id),
+                run.job_label,
+                self.transition(from.map(|s| s.name()), to.name())
+            ),
+            LineageChange::Partition { instance, from, to, .. } => format!(
+                "partition {} [{}] {}",
+                bold(&instance.partition_ref),
+                &instance.uuid.to_string()[..8],
+                self.transition(from.map(|s| s.name()), to.name())
+            ),
+            LineageChange::Want { want_id, from, to, .. } => {
+                format!("want      {} {}", bold(want_id), self.transition(from.map(|s| s.name()), to.name()))
             }
-            "want" => format!("want      {} {}", self.paint("1", &s("wantId")), transition()),
-            "consumerEdge" => format!(
-                "read      {} → {} by {}",
-                c["input"]["ref"].as_str().unwrap_or(""),
-                self.paint("1", c["output"]["ref"].as_str().unwrap_or("")),
-                s("jobRunId")
+            LineageChange::ConsumerEdge { input, output, run } => {
+                format!("read      {} → {} by {}", input.partition_ref, bold(&output.partition_ref), run.job_run_id)
+            }
+            LineageChange::DerivativeWant { parent, child, run } => format!(
+                "want      {parent} spawned derivative {} (dep miss of {})",
+                bold(child),
+                run.as_ref().map_or("?", |r| r.job_run_id.as_str())
             ),
-            "derivativeWant" => format!(
-                "want      {} spawned derivative {} (dep miss of {})",
-                s("parentWantId"),
-                self.paint("1", &s("childWantId")),
-                c["jobRunId"].as_str().unwrap_or("?")
-            ),
-            _ => c.to_string(),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! `dbl wants | job-runs | partitions`, and `dbl demo`. Each loads the log, asks [`crate::views`]
 //! and prints with [`crate::render`]; `--format json` prints exactly the JSON-RPC result.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -112,12 +111,10 @@ pub struct DemoArgs {
     pub out: Option<PathBuf>,
 }
 
-/// Whether to colour: stdout is a terminal and NO_COLOR is unset (or empty).
-pub fn use_color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+fn use_color() -> bool {
+    super::color::enabled(&std::io::stdout())
 }
 
-/// `dbl want ID`: the fulfillment tree (or, with `--detail`, the want detail).
 pub fn want(args: &WantArgs) -> anyhow::Result<()> {
     let state = load(&args.view.log)?;
     if args.detail {

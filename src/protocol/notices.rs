@@ -36,12 +36,17 @@ pub fn notice_for(published: &Published, filter: &SubscribeParams) -> Option<Not
             reason: reason.clone(),
             last_event_id: *last_event_id,
             events_applied: *events_applied,
-            message: format!("the event log was {reason}; state rebuilt from its start: query again"),
+            message: reset_message(reason),
         }),
         Published::LogError { message, offset, line } => {
             Some(Notice::LogError { message: message.clone(), offset: *offset, line: *line })
         }
     }
+}
+
+/// What a reset means for a client.
+pub fn reset_message(reason: &str) -> String {
+    format!("the event log was {reason}; state rebuilt from its start: query again")
 }
 
 fn instance_json(i: &InstanceName) -> Value {

@@ -9,7 +9,7 @@ mod text;
 mod tree;
 
 pub use graph::{Graph, GraphEdge, GraphNode, NodeKind};
-pub use text::{format_timestamp, short_uuid};
+pub use text::{format_timestamp, short_uuid, Paint};
 pub use tree::TreeNode;
 
 use serde::Serialize;

@@ -9,7 +9,7 @@ pub use crate::calendar::format_timestamp;
 
 /// Paints text in ANSI colours when `on`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Paint {
+pub struct Paint {
     pub on: bool,
 }
 
