@@ -19,12 +19,19 @@ pub struct ServeArgs {
     #[arg(long)]
     pub stdio: bool,
     /// Also serve the same methods over WebSocket on this address (loopback only, e.g. 127.0.0.1:7420;
-    /// port 0 picks a free one, printed on stderr). Without `--stdio`, serves WebSocket only.
+    /// port 0 picks a free one, printed on stderr). Without `--stdio`, serves WebSocket only. Requests
+    /// whose `Origin` is not the listener's own are refused (403), and so, on loopback, are those whose
+    /// `Host` is not a loopback name. See docs/SECURITY.md.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Allow `--listen` on a non-loopback address. There is no authentication.
-    #[arg(long)]
+    /// Allow `--listen` on a non-loopback address. Requires `--token-file`; there is no TLS (put a TLS
+    /// proxy in front for use across a network).
+    #[arg(long, requires = "token_file")]
     pub allow_remote: bool,
+    /// Require `Authorization: Bearer TOKEN` on every WebSocket/HTTP request (else 401), TOKEN being this
+    /// file's contents, trimmed. The file must not be readable or writable by group or others (chmod 600).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub token_file: Option<PathBuf>,
     /// Poll the log this often (ms), whether or not filesystem notifications arrive.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
@@ -60,7 +67,10 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         let registry = protocol::registry(live.clone());
         let _ws = match args.listen {
-            Some(addr) => Some(ws::serve(addr, args.allow_remote, registry.clone()).await?),
+            Some(addr) => {
+                let policy = ws::ListenerPolicy::from_flags(args.allow_remote, args.token_file.as_deref())?;
+                Some(ws::serve(addr, policy, registry.clone()).await?)
+            }
             None => None,
         };
         if args.listen.is_some() && !args.stdio {
