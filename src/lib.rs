@@ -1,12 +1,15 @@
 //! `dbl`: live lineage for databuild, answered from its build event log (BEL).
 //!
-//! Layers, each depending only on the ones above it in this list:
-//! - [`proto`]: the BEL's event model, generated from `proto/databuild.proto`;
-//! - [`log`]: bytes ⇄ events (incremental decoding, format sniffing, encoding);
+//! Layers, each using only the ones before it in this list (`tests/tidy.rs` checks it):
+//! - [`calendar`], [`proto`], [`events`]: dates as text, the BEL's event model, event constructors;
+//! - [`log`]: bytes ⇄ events (incremental decoding, format sniffing, tailing, appending);
 //! - [`state`]: events → [`state::BuildState`] (no I/O, no JSON-RPC);
+//! - [`sim`]: synthetic but realistic BELs for tests and benchmarks;
 //! - [`views`]: pure queries over a `BuildState` (fulfillment, lineage, details, lists);
 //! - [`render`]: views as trees, Graphviz, Mermaid or JSON;
-//! - [`sim`]: synthetic but realistic BELs for tests and benchmarks;
+//! - [`editor`]: partition refs in open documents and the editor features, as typed functions;
+//! - [`live`]: the daemon's one ingest thread and the changes it publishes;
+//! - [`protocol`]: the only JSON-RPC and LSP: the method registry, stdio and WebSocket transports;
 //! - [`cli`]: the `dbl` subcommands, small functions over the layers above.
 //!
 //! See `docs/ARCHITECTURE.md` for the map and its invariants.

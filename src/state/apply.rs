@@ -53,42 +53,8 @@ impl BuildState {
         }
         let ix = JobRunIx(id);
         let label = LabelId(self.labels.intern(&e.job_label).0);
-
-        let mut outputs = Vec::with_capacity(e.building_partitions.len());
-        for partition in &e.building_partitions {
-            let ref_id = self.intern_ref(&partition.r#ref);
-            let uuid = built_partition_uuid(&e.job_run_id, &partition.r#ref);
-            if self.partition_by_uuid.contains_key(&uuid) {
-                self.diagnose(
-                    cx,
-                    format!(
-                        "job run {} lists {} twice in building_partitions; built once",
-                        e.job_run_id, partition.r#ref
-                    ),
-                );
-                continue;
-            }
-            outputs.push(self.new_instance(uuid, ref_id, PartitionState::Building, Some(ix), cx.at));
-        }
-
-        let mut attributions = Vec::with_capacity(e.want_attributed_partitions.len());
-        for attributed in &e.want_attributed_partitions {
-            let want = self.intern_want(&attributed.want_id);
-            if !self.want_exists(want) {
-                self.diagnose(
-                    cx,
-                    format!(
-                        "job run {} is scheduled for want {}, which is not created yet; attributed anyway",
-                        e.job_run_id, attributed.want_id
-                    ),
-                );
-            }
-            let refs: Box<[RefId]> = attributed.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
-            if !attributions.iter().any(|a: &WantAttribution| a.want == want) {
-                attributions.push(WantAttribution { want, refs });
-            }
-        }
-
+        let outputs = self.buffered_outputs(cx, e, ix);
+        let attributions = self.want_attributions(cx, e);
         self.job_runs.push(JobRun {
             label,
             status: JobRunStatus::Queued,
@@ -110,11 +76,58 @@ impl BuildState {
                 self.record(cx, Change::PartitionState { partition, from: None, to: PartitionState::Building });
             }
         }
+        self.join_retry_chains(ix, label, &attributions);
+        let touched: Vec<WantIx> = attributions.iter().map(|a| a.want).collect();
+        self.job_runs[ix.index()].wants = attributions.into();
+        self.refresh_wants(cx, &touched);
+    }
 
+    /// A new Building instance for each partition the run will build (a repeated one only once).
+    fn buffered_outputs(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1, ix: JobRunIx) -> Vec<PartitionIx> {
+        let mut outputs = Vec::with_capacity(e.building_partitions.len());
+        for partition in &e.building_partitions {
+            let ref_id = self.intern_ref(&partition.r#ref);
+            let uuid = built_partition_uuid(&e.job_run_id, &partition.r#ref);
+            if self.partition_by_uuid.contains_key(&uuid) {
+                let message = format!(
+                    "job run {} lists {} twice in building_partitions; built once",
+                    e.job_run_id, partition.r#ref
+                );
+                self.diagnose(cx, message);
+                continue;
+            }
+            outputs.push(self.new_instance(uuid, ref_id, PartitionState::Building, Some(ix), cx.at));
+        }
+        outputs
+    }
+
+    /// The wants the run is scheduled for, once each (a want not created yet is attributed anyway).
+    fn want_attributions(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1) -> Vec<WantAttribution> {
+        let mut attributions: Vec<WantAttribution> = Vec::with_capacity(e.want_attributed_partitions.len());
+        for attributed in &e.want_attributed_partitions {
+            let want = self.intern_want(&attributed.want_id);
+            if !self.want_exists(want) {
+                let message = format!(
+                    "job run {} is scheduled for want {}, which is not created yet; attributed anyway",
+                    e.job_run_id, attributed.want_id
+                );
+                self.diagnose(cx, message);
+            }
+            let refs: Box<[RefId]> = attributed.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
+            if !attributions.iter().any(|a| a.want == want) {
+                attributions.push(WantAttribution { want, refs });
+            }
+        }
+        attributions
+    }
+
+    /// Each attributed want records the run, as a retry of the want's runs of the same label and
+    /// outputs, or as the start of a new chain.
+    fn join_retry_chains(&mut self, ix: JobRunIx, label: LabelId, attributions: &[WantAttribution]) {
         let mut chain_refs: Vec<RefId> =
             self.job_runs[ix.index()].outputs.iter().map(|&p| self.partitions[p.index()].partition_ref).collect();
         chain_refs.sort_unstable();
-        for attribution in &attributions {
+        for attribution in attributions {
             let want = &mut self.wants[attribution.want.index()];
             want.job_runs.push(ix);
             match want.retry_chains.iter_mut().find(|c| c.label == label && *c.refs == *chain_refs) {
@@ -122,9 +135,6 @@ impl BuildState {
                 None => want.retry_chains.push(RetryChain { label, refs: chain_refs.clone().into(), runs: vec![ix] }),
             }
         }
-        let touched: Vec<WantIx> = attributions.iter().map(|a| a.want).collect();
-        self.job_runs[ix.index()].wants = attributions.into();
-        self.refresh_wants(cx, &touched);
     }
 
     fn job_run_queue(&mut self, cx: &Cx, job_run_id: &str) {

@@ -12,98 +12,119 @@ impl BuildState {
         self.digest.get_or_init(|| self.compute_digest()).clone()
     }
 
+    /// Every entity in creation order, each fed by its own function below.
     fn compute_digest(&self) -> String {
         let mut h = Feed { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(FEED_BUFFER) };
         h.u64(self.events_applied);
         h.stamp(self.last_event);
         h.u64(self.ref_entries.len() as u64);
         for r in self.ref_ids() {
-            h.str(self.ref_name(r));
-            let entry = self.ref_entry(r);
-            h.ids(entry.instances.iter().map(|p| p.0));
-            h.ids(entry.wants.iter().map(|w| w.0));
+            self.feed_ref(&mut h, r);
         }
         h.u64(self.job_runs.len() as u64);
         for ix in self.job_run_ixs() {
-            let run = self.job_run(ix);
-            h.str(self.job_run_id(ix));
-            h.str(self.label_name(run.label));
-            h.u64(run.status as u64);
-            h.u64(run.history.len() as u64);
-            for change in &run.history {
-                h.u64(change.status as u64);
-                h.stamp(Some(change.at));
-            }
-            h.ids(run.outputs.iter().map(|p| p.0));
-            h.u64(run.wants.len() as u64);
-            for attribution in run.wants.iter() {
-                h.u64(attribution.want.0.into());
-                h.ids(attribution.refs.iter().map(|r| r.0));
-            }
-            h.stamp(run.last_heartbeat);
-            h.deps(&run.read_deps);
-            h.u64(run.read_partitions.len() as u64);
-            for &(r, p) in run.read_partitions.iter() {
-                h.u64(r.0.into());
-                h.u64(p.0.into());
-            }
-            h.deps(&run.missing_deps);
-            h.ids(run.derivative_wants.iter().map(|w| w.0));
-            h.opt_str(run.failure_reason.as_deref());
-            h.cancellation(run.cancellation.as_deref());
+            self.feed_job_run(&mut h, ix);
         }
         h.u64(self.wants.len() as u64);
         for ix in self.want_ixs() {
-            let want = self.want(ix);
-            h.str(self.want_id(ix));
-            h.stamp(want.created);
-            h.ids(want.refs.iter().map(|r| r.0));
-            h.u64(want.data_timestamp);
-            h.u64(want.ttl_seconds);
-            h.u64(want.sla_seconds);
-            h.source(&want.source);
-            h.opt_str(want.comment.as_deref());
-            h.cancellation(want.cancellation.as_deref());
-            h.u64(want.status as u64);
-            h.ids(want.triggered_by.iter().map(|r| r.0));
-            h.ids(want.parents.iter().map(|w| w.0));
-            h.ids(want.children.iter().map(|w| w.0));
-            h.ids(want.job_runs.iter().map(|r| r.0));
-            h.u64(want.retry_chains.len() as u64);
-            for chain in &want.retry_chains {
-                h.u64(chain.label.0.into());
-                h.ids(chain.refs.iter().map(|r| r.0));
-                h.ids(chain.runs.iter().map(|r| r.0));
-            }
+            self.feed_want(&mut h, ix);
         }
         h.u64(self.partitions.len() as u64);
         for ix in self.partition_ixs() {
-            let p = self.partition(ix);
-            h.bytes(p.uuid.as_bytes());
-            h.u64(p.partition_ref.0.into());
-            h.u64(p.state as u64);
-            h.ids(p.built_by.iter().map(|r| r.0));
-            h.stamp(Some(p.created));
-            h.stamp(Some(p.state_since));
-            h.ids(p.taints.iter().map(|t| t.0));
-            h.u64(p.consumers.len() as u64);
-            for c in &p.consumers {
-                h.u64(c.output.0.into());
-                h.u64(c.job_run.0.into());
-            }
+            self.feed_partition(&mut h, ix);
         }
         h.u64(self.taints.len() as u64);
         for ix in (0..self.taints.len() as u32).map(TaintIx) {
-            let taint = self.taint(ix);
-            h.str(self.taint_id(ix));
-            h.stamp(Some(taint.created));
-            h.ids(taint.refs.iter().map(|r| r.0));
-            h.ids(taint.instances.iter().map(|p| p.0));
-            h.source(&taint.source);
-            h.opt_str(taint.comment.as_deref());
-            h.cancellation(taint.cancellation.as_deref());
+            self.feed_taint(&mut h, ix);
         }
         h.finish()
+    }
+
+    fn feed_ref(&self, h: &mut Feed, r: RefId) {
+        h.str(self.ref_name(r));
+        let entry = self.ref_entry(r);
+        h.ids(entry.instances.iter().map(|p| p.0));
+        h.ids(entry.wants.iter().map(|w| w.0));
+    }
+
+    fn feed_job_run(&self, h: &mut Feed, ix: JobRunIx) {
+        let run = self.job_run(ix);
+        h.str(self.job_run_id(ix));
+        h.str(self.label_name(run.label));
+        h.u64(run.status as u64);
+        h.u64(run.history.len() as u64);
+        for change in &run.history {
+            h.u64(change.status as u64);
+            h.stamp(Some(change.at));
+        }
+        h.ids(run.outputs.iter().map(|p| p.0));
+        h.u64(run.wants.len() as u64);
+        for attribution in run.wants.iter() {
+            h.u64(attribution.want.0.into());
+            h.ids(attribution.refs.iter().map(|r| r.0));
+        }
+        h.stamp(run.last_heartbeat);
+        h.deps(&run.read_deps);
+        h.u64(run.read_partitions.len() as u64);
+        for &(r, p) in run.read_partitions.iter() {
+            h.u64(r.0.into());
+            h.u64(p.0.into());
+        }
+        h.deps(&run.missing_deps);
+        h.ids(run.derivative_wants.iter().map(|w| w.0));
+        h.opt_str(run.failure_reason.as_deref());
+        h.cancellation(run.cancellation.as_deref());
+    }
+
+    fn feed_want(&self, h: &mut Feed, ix: WantIx) {
+        let want = self.want(ix);
+        h.str(self.want_id(ix));
+        h.stamp(want.created);
+        h.ids(want.refs.iter().map(|r| r.0));
+        h.u64(want.data_timestamp);
+        h.u64(want.ttl_seconds);
+        h.u64(want.sla_seconds);
+        h.source(&want.source);
+        h.opt_str(want.comment.as_deref());
+        h.cancellation(want.cancellation.as_deref());
+        h.u64(want.status as u64);
+        h.ids(want.triggered_by.iter().map(|r| r.0));
+        h.ids(want.parents.iter().map(|w| w.0));
+        h.ids(want.children.iter().map(|w| w.0));
+        h.ids(want.job_runs.iter().map(|r| r.0));
+        h.u64(want.retry_chains.len() as u64);
+        for chain in &want.retry_chains {
+            h.u64(chain.label.0.into());
+            h.ids(chain.refs.iter().map(|r| r.0));
+            h.ids(chain.runs.iter().map(|r| r.0));
+        }
+    }
+
+    fn feed_partition(&self, h: &mut Feed, ix: PartitionIx) {
+        let p = self.partition(ix);
+        h.bytes(p.uuid.as_bytes());
+        h.u64(p.partition_ref.0.into());
+        h.u64(p.state as u64);
+        h.ids(p.built_by.iter().map(|r| r.0));
+        h.stamp(Some(p.created));
+        h.stamp(Some(p.state_since));
+        h.ids(p.taints.iter().map(|t| t.0));
+        h.u64(p.consumers.len() as u64);
+        for c in &p.consumers {
+            h.u64(c.output.0.into());
+            h.u64(c.job_run.0.into());
+        }
+    }
+
+    fn feed_taint(&self, h: &mut Feed, ix: TaintIx) {
+        let taint = self.taint(ix);
+        h.str(self.taint_id(ix));
+        h.stamp(Some(taint.created));
+        h.ids(taint.refs.iter().map(|r| r.0));
+        h.ids(taint.instances.iter().map(|p| p.0));
+        h.source(&taint.source);
+        h.opt_str(taint.comment.as_deref());
+        h.cancellation(taint.cancellation.as_deref());
     }
 }
 
