@@ -230,31 +230,24 @@ fn locations_of(
     find_locations(docs, workspace, &names, per_target).into_iter().flatten().collect()
 }
 
-/// `textDocument/definition` ("go to upstream"): where the direct upstream refs of the ref under
-/// the cursor appear.
-pub fn definition(
+/// Go to upstream (definition) or downstream (references): where the direct neighbours of the ref
+/// under the cursor appear, at most `fanoutLimit` of them.
+pub fn go_to(
     state: &BuildState,
     config: &EditorConfig,
-    docs: &DocumentStore,
-    workspace: &dyn WorkspaceFiles,
+    (docs, workspace): (&DocumentStore, &dyn WorkspaceFiles),
     doc: &Document,
     position: Position,
+    direction: Direction,
 ) -> Vec<Location> {
     let Some(lineage) = lineage_at(state, config, doc, position) else { return Vec::new() };
-    locations_of(state, docs, workspace, lineage.upstream.iter().take(config.fanout_limit).map(|u| u.0))
-}
-
-/// `textDocument/references` ("go to downstream"): where the direct downstream refs appear.
-pub fn references(
-    state: &BuildState,
-    config: &EditorConfig,
-    docs: &DocumentStore,
-    workspace: &dyn WorkspaceFiles,
-    doc: &Document,
-    position: Position,
-) -> Vec<Location> {
-    let Some(lineage) = lineage_at(state, config, doc, position) else { return Vec::new() };
-    locations_of(state, docs, workspace, lineage.downstream.iter().take(config.fanout_limit).map(|d| d.0))
+    let limit = config.fanout_limit;
+    match direction {
+        Direction::Upstream => locations_of(state, docs, workspace, lineage.upstream.iter().take(limit).map(|u| u.0)),
+        Direction::Downstream => {
+            locations_of(state, docs, workspace, lineage.downstream.iter().take(limit).map(|d| d.0))
+        }
+    }
 }
 
 fn lineage_at(state: &BuildState, config: &EditorConfig, doc: &Document, position: Position) -> Option<RefLineage> {

@@ -139,14 +139,17 @@ impl EditorService {
 
     /// Go to upstream: where the direct upstream refs of the ref at `at` appear.
     pub fn definition(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Vec<Location> {
-        let Some(doc) = self.doc(&at.text_document.uri) else { return Vec::new() };
-        features::definition(state, &self.config, &self.docs, &self.workspace, doc, at.position)
+        self.go_to(state, at, Direction::Upstream)
     }
 
     /// Go to downstream: where the direct downstream refs of the ref at `at` appear.
     pub fn references(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Vec<Location> {
+        self.go_to(state, at, Direction::Downstream)
+    }
+
+    fn go_to(&self, state: &BuildState, at: &TextDocumentPositionParams, direction: Direction) -> Vec<Location> {
         let Some(doc) = self.doc(&at.text_document.uri) else { return Vec::new() };
-        features::references(state, &self.config, &self.docs, &self.workspace, doc, at.position)
+        features::go_to(state, &self.config, (&self.docs, &self.workspace), doc, at.position, direction)
     }
 
     /// One lens per ref in the document; `None` if it is not open.

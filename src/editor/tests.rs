@@ -115,7 +115,14 @@ fn definition_goes_to_upstream_and_references_to_downstream() {
     let gamma = docs.get(&uri("file:///w/gamma.py")).unwrap();
     // Definition of data/beta: where data/alpha appears. Open documents first (URI order), then
     // workspace files that are not open.
-    let locations = features::definition(&state, &config, &docs, &workspace, gamma, position_of(JOBS, "data/beta"));
+    let locations = features::go_to(
+        &state,
+        &config,
+        (&docs, &workspace),
+        gamma,
+        position_of(JOBS, "data/beta"),
+        Direction::Upstream,
+    );
     let found: Vec<(String, u32, u32)> =
         locations.iter().map(|l| (l.uri.as_str().to_string(), l.range.start.line, l.range.start.character)).collect();
     assert_eq!(
@@ -127,11 +134,26 @@ fn definition_goes_to_upstream_and_references_to_downstream() {
         ]
     );
     // References of data/beta: where data/gamma appears.
-    let refs = features::references(&state, &config, &docs, &workspace, gamma, position_of(JOBS, "data/beta"));
+    let refs = features::go_to(
+        &state,
+        &config,
+        (&docs, &workspace),
+        gamma,
+        position_of(JOBS, "data/beta"),
+        Direction::Downstream,
+    );
     assert_eq!(refs.len(), 1);
     assert_eq!((refs[0].uri.as_str(), refs[0].range.start.line), ("file:///w/gamma.py", 2));
     // data/alpha is external: nothing upstream.
-    assert!(features::definition(&state, &config, &docs, &(), gamma, position_of(JOBS, "data/alpha")).is_empty());
+    assert!(features::go_to(
+        &state,
+        &config,
+        (&docs, &()),
+        gamma,
+        position_of(JOBS, "data/alpha"),
+        Direction::Upstream
+    )
+    .is_empty());
 }
 
 #[test]
