@@ -178,10 +178,11 @@ impl EditorService {
         let doc = self
             .doc(&at.text_document.uri)
             .ok_or_else(|| EditorError::Invalid(format!("document {} is not open", at.text_document.uri.as_str())))?;
-        let Position { line, character } = at.position;
+        // One-based for people; u64 so that a position of u32::MAX does not overflow.
+        let (line, character) = (u64::from(at.position.line) + 1, u64::from(at.position.character) + 1);
         features::ref_at(state, &self.config, doc, at.position)
             .map(|(hit, _)| hit.name)
-            .ok_or_else(|| EditorError::NotFound(format!("no partition ref at {}:{}", line + 1, character + 1)))
+            .ok_or_else(|| EditorError::NotFound(format!("no partition ref at {line}:{character}")))
     }
 
     fn doc(&self, uri: &Uri) -> Option<&Document> {

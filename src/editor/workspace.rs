@@ -66,11 +66,20 @@ pub struct FsWorkspace {
 
 /// Whether `text` starts like a JSON-lines build event log.
 pub fn looks_like_event_log(text: &str) -> bool {
-    let head = &text[..text.len().min(512)];
+    let head = &text[..char_floor(text, 512)];
     let first = head.lines().next().unwrap_or("");
     first.trim_start().starts_with('{')
         && first.contains("\"timestamp\"")
         && (first.contains("\"eventId\"") || first.contains("\"event_id\""))
+}
+
+/// The largest char boundary of `text` at or before byte `at`.
+pub fn char_floor(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 impl WorkspaceFiles for FsWorkspace {
@@ -150,7 +159,9 @@ pub fn uri_to_path(uri: &Uri) -> Option<PathBuf> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&path[i + 1..i + 3], 16) {
+            // Bytes, not `str` slicing, so no input can split a character.
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -173,6 +184,36 @@ mod tests {
         assert_eq!(uri.as_str(), "file:///w/my%20dir/%C3%A4%231.py");
         assert_eq!(uri_to_path(&uri).unwrap(), path);
         assert_eq!(uri_to_path(&"untitled:Untitled-1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn real_world_files_never_break_a_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // A multi-byte character across byte 512, where the event-log sniffing looks.
+        let mut straddling = "x".repeat(511);
+        straddling.push_str("é data/beta\n");
+        std::fs::write(root.join("a.md"), &straddling).unwrap();
+        std::fs::write(root.join("b.txt"), b"\xff\xfe not utf-8 data/beta").unwrap();
+        std::fs::write(root.join("c.txt"), "┌─ data/beta ─┐ 🚀\n".repeat(100_000)).unwrap();
+        std::os::unix::fs::symlink(root, root.join("loop")).unwrap();
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling")).unwrap();
+        let fifo = root.join("fifo");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let ws = FsWorkspace { roots: vec![root.to_path_buf()], ..FsWorkspace::default() };
+        let mut seen = Vec::new();
+        ws.visit(&mut |uri, text| {
+            seen.push((uri_to_path(uri).unwrap().file_name().unwrap().to_string_lossy().into_owned(), text.len()));
+            true
+        });
+        let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["a.md", "b.txt"],
+            "the 2.6 MB file is over the size bound; links and the FIFO are not followed"
+        );
+        assert!(looks_like_event_log(&straddling) == false);
+        assert_eq!(char_floor("aé", 2), 1);
     }
 
     #[test]
