@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use lsp_types::{
-    CodeLens, DidChangeTextDocumentParams, Hover, Location, Position, TextDocumentItem, TextDocumentPositionParams, Uri,
+    CodeLens, DidChangeTextDocumentParams, Hover, Location, TextDocumentItem, TextDocumentPositionParams, Uri,
 };
 use serde_json::Value;
 
