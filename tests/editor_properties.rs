@@ -71,7 +71,7 @@ proptest! {
     ) {
         let state = demo_state();
         let mut service = EditorService::new();
-        service.did_open(TextDocumentItem { uri: uri("a.txt"), language_id: "plaintext".into(), version: 1, text: original.clone() });
+        service.did_open(TextDocumentItem { uri: uri("a.txt"), language_id: "plaintext".into(), version: 1, text: original.clone() }).unwrap();
         for (version, (start, end, new_text)) in edits.into_iter().enumerate() {
             let change = DidChangeTextDocumentParams {
                 text_document: VersionedTextDocumentIdentifier { uri: uri("a.txt"), version: version as i32 + 2 },
@@ -106,7 +106,7 @@ proptest! {
         let state = demo_state();
         let mut service = EditorService::new();
         service.workspace = FsWorkspace { roots: vec![dir.path().to_path_buf()], ..FsWorkspace::default() };
-        service.did_open(TextDocumentItem { uri: uri("open.py"), language_id: "python".into(), version: 1, text: "x = 'data/beta'".into() });
+        service.did_open(TextDocumentItem { uri: uri("open.py"), language_id: "python".into(), version: 1, text: "x = 'data/beta'".into() }).unwrap();
         // Go to upstream of data/beta: data/alpha, which every file without a NUL byte mentions.
         let found = service.definition(&state, &at("open.py", Position { line: 0, character: 6 }));
         for location in &found {
@@ -120,7 +120,9 @@ fn a_document_of_one_multi_megabyte_line_answers() {
     let state = demo_state();
     let mut service = EditorService::new();
     let line = format!("{}data/beta{}", "é🚀".repeat(400_000), " x".repeat(1_000_000));
-    service.did_open(TextDocumentItem { uri: uri("big.txt"), language_id: "plaintext".into(), version: 1, text: line });
+    service
+        .did_open(TextDocumentItem { uri: uri("big.txt"), language_id: "plaintext".into(), version: 1, text: line })
+        .unwrap();
     let position = Position { line: 0, character: 400_000 * 3 + 2 };
     let hover = service.hover(&state, &at("big.txt", position)).expect("the ref under the cursor");
     let lsp_types::HoverContents::Markup(markup) = hover.contents else { panic!("markdown hover") };

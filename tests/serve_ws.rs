@@ -13,9 +13,18 @@ use serde_json::{json, Value};
 
 /// Spawns `dbl serve --listen 127.0.0.1:0` and returns it with the address it printed on stderr.
 fn spawn_ws(dir: &std::path::Path, log: &std::path::Path) -> (std::process::Child, String, std::path::PathBuf) {
+    spawn_ws_with(dir, log, &[])
+}
+
+fn spawn_ws_with(
+    dir: &std::path::Path,
+    log: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Child, String, std::path::PathBuf) {
     let stderr_path = dir.join("ws-stderr.txt");
     let child = dbl()
         .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "20", "--log", log.to_str().unwrap()])
+        .args(extra)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
@@ -115,6 +124,98 @@ async fn websocket_methods_and_subscription_in_event_order() {
     child.0.kill().unwrap();
     let output = child.0.wait_with_output_ref();
     assert!(output.is_empty(), "WebSocket-only serve wrote to stdout: {output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_limits_are_errors_that_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("demo.bel");
+    write_log(&log, &events::demo_events());
+    let limits = ["--max-subscriptions", "1", "--max-connections", "1", "--max-message-bytes", "1000"];
+    let (child, url, _) = spawn_ws_with(dir.path(), &log, &limits);
+    let _child = Kill(child);
+    let client = WsClientBuilder::default().build(&url).await.unwrap();
+    let params = || jsonrpsee::core::params::ObjectParams::new();
+    let _first = client.subscribe::<Value, _>("databuild/subscribe", params(), "databuild/unsubscribe").await.unwrap();
+    let second = client.subscribe::<Value, _>("databuild/subscribe", params(), "databuild/unsubscribe").await;
+    let error = second.map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("Too many subscriptions") && error.contains("1"), "{error}");
+
+    // A second connection is one too many.
+    let second = WsClientBuilder::default().build(&url).await;
+    let error = second.map(|_| ()).unwrap_err().to_string();
+    assert!(error.contains("429") || error.contains("Too Many"), "{error}");
+    drop(client);
+
+    // A message over --max-message-bytes is answered with an error that says so (a raw WebSocket,
+    // since jsonrpsee's client gives up on an answer with a null id).
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "databuild/want", "params": {"wantId": "W".repeat(2000)}});
+    let addr = url.trim_start_matches("ws://").to_string();
+    let answer = tokio::task::spawn_blocking(move || raw_ws_exchange(&addr, &big.to_string())).await.unwrap();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"]["code"], -32007, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("too big"), "{answer}");
+    assert!(answer["error"]["data"].to_string().contains("1000"), "the limit is named: {answer}");
+}
+
+/// Upgrades a TCP connection to WebSocket, sends one text message, returns the first text reply.
+fn raw_ws_exchange(addr: &str, text: &str) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let deadline = Instant::now() + TIMEOUT;
+    let stream = loop {
+        // The previous connection may still count against --max-connections for a moment.
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        write!(
+            stream,
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut status = String::new();
+        reader.read_line(&mut status).unwrap();
+        if status.contains(" 101 ") {
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap() > 2 {
+                line.clear();
+            }
+            break reader.into_inner();
+        }
+        assert!(Instant::now() < deadline, "no upgrade: {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stream = stream;
+    // A masked text frame (clients must mask), 16-bit length.
+    let payload = text.as_bytes();
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 126];
+    frame.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).unwrap();
+    loop {
+        let mut head = [0u8; 2];
+        stream.read_exact(&mut head).unwrap();
+        let len = match head[1] & 0x7f {
+            126 => {
+                let mut ext = [0u8; 2];
+                stream.read_exact(&mut ext).unwrap();
+                u16::from_be_bytes(ext) as usize
+            }
+            127 => {
+                let mut ext = [0u8; 8];
+                stream.read_exact(&mut ext).unwrap();
+                u64::from_be_bytes(ext) as usize
+            }
+            n => n as usize,
+        };
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).unwrap();
+        if head[0] & 0x0f == 1 {
+            return String::from_utf8(body).unwrap();
+        }
+    }
 }
 
 trait StdoutOf {

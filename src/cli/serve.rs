@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::live::{Live, LiveOptions};
-use crate::protocol::{self, codec::DEFAULT_MAX_FRAME_BYTES, stdio, ws};
+use crate::protocol::limits::Limits;
+use crate::protocol::{self, stdio, ws};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -38,9 +39,18 @@ pub struct ServeArgs {
     /// Do not use filesystem notifications: rely on the poll timer alone.
     #[arg(long)]
     pub no_notify: bool,
-    /// Largest LSP frame body accepted on stdio, in bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_FRAME_BYTES)]
-    pub max_frame_bytes: usize,
+    /// Largest request accepted, in bytes: an LSP frame body on stdio, a message on WebSocket.
+    #[arg(long, alias = "max-frame-bytes", default_value_t = Limits::default().max_message_bytes)]
+    pub max_message_bytes: usize,
+    /// WebSocket connections served at once; more get HTTP 429.
+    #[arg(long, default_value_t = Limits::default().max_connections)]
+    pub max_connections: u32,
+    /// Subscriptions alive at once on one connection or stdio session.
+    #[arg(long, default_value_t = Limits::default().max_subscriptions)]
+    pub max_subscriptions: u32,
+    /// Text of open documents one editor session may hold, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_open_document_bytes)]
+    pub max_open_document_bytes: usize,
     /// Print every method name the server answers or sends, one per line, and exit.
     #[arg(long)]
     pub list_methods: bool,
@@ -58,6 +68,13 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let options =
         LiveOptions { poll: Duration::from_millis(args.poll_ms), notify: !args.no_notify, ..Default::default() };
+    let limits = Limits {
+        max_connections: args.max_connections,
+        max_subscriptions: args.max_subscriptions,
+        max_message_bytes: args.max_message_bytes,
+        max_open_document_bytes: args.max_open_document_bytes,
+        ..Limits::default()
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("dbl-serve").build()?;
     let code = runtime.block_on(async {
         let live = Arc::new(Live::new());
@@ -69,7 +86,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let _ws = match args.listen {
             Some(addr) => {
                 let policy = ws::ListenerPolicy::from_flags(args.allow_remote, args.token_file.as_deref())?;
-                Some(ws::serve(addr, policy, registry.clone()).await?)
+                Some(ws::serve(addr, policy, &limits, registry.clone()).await?)
             }
             None => None,
         };
@@ -77,7 +94,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             wait_for_termination().await;
             return anyhow::Ok(0);
         }
-        let stdio_options = stdio::StdioOptions { live: options, max_frame_bytes: args.max_frame_bytes };
+        let stdio_options = stdio::StdioOptions { live: options, limits };
         let code =
             stdio::run(tokio::io::stdin(), tokio::io::stdout(), live.clone(), Arc::new(registry), stdio_options).await;
         live.stop();

@@ -108,12 +108,27 @@ fn line_starts(text: &str) -> Vec<usize> {
 pub enum DocumentError {
     #[error("document {0} is not open (didChange/didClose before didOpen?)")]
     NotOpen(String),
+    #[error(
+        "open documents would take {bytes} bytes, over the limit of {limit} (maxOpenDocumentBytes); \
+         {uri} is {what}"
+    )]
+    TooLarge { uri: String, bytes: usize, limit: usize, what: &'static str },
 }
 
-/// The documents the editor has open, keyed by URI (sorted, so iteration is deterministic).
-#[derive(Debug, Default, Clone)]
+/// Total bytes of open documents a session may hold by default.
+pub const DEFAULT_MAX_OPEN_BYTES: usize = 256 << 20;
+
+/// The open documents of one session, by URI, within [`DocumentStore::max_total_bytes`].
+#[derive(Debug, Clone)]
 pub struct DocumentStore {
     docs: BTreeMap<String, Document>,
+    pub max_total_bytes: usize,
+}
+
+impl Default for DocumentStore {
+    fn default() -> Self {
+        DocumentStore { docs: BTreeMap::new(), max_total_bytes: DEFAULT_MAX_OPEN_BYTES }
+    }
 }
 
 impl DocumentStore {
@@ -121,22 +136,57 @@ impl DocumentStore {
         DocumentStore::default()
     }
 
-    /// `textDocument/didOpen`: (re)places the document.
-    pub fn open(&mut self, uri: Uri, language_id: impl Into<String>, version: i32, text: String) {
-        let key = uri.as_str().to_string();
-        self.docs.insert(key, Document::new(uri, language_id, version, text));
+    /// Bytes of text held, without the document at `except`.
+    fn bytes_without(&self, except: &str) -> usize {
+        self.docs.iter().filter(|(k, _)| *k != except).map(|(_, d)| d.text.len()).sum()
     }
 
-    /// `textDocument/didChange`: applies the changes in order, then records the new version.
+    fn check_size(&self, uri: &Uri, doc_bytes: usize, what: &'static str) -> Result<(), DocumentError> {
+        let bytes = self.bytes_without(uri.as_str()) + doc_bytes;
+        if bytes > self.max_total_bytes {
+            let (uri, limit) = (uri.as_str().to_string(), self.max_total_bytes);
+            return Err(DocumentError::TooLarge { uri, bytes, limit, what });
+        }
+        Ok(())
+    }
+
+    /// `textDocument/didOpen`: (re)places the document, unless it would take the store over its limit.
+    pub fn open(
+        &mut self,
+        uri: Uri,
+        language_id: impl Into<String>,
+        version: i32,
+        text: String,
+    ) -> Result<(), DocumentError> {
+        self.check_size(&uri, text.len(), "not opened")?;
+        let key = uri.as_str().to_string();
+        self.docs.insert(key, Document::new(uri, language_id, version, text));
+        Ok(())
+    }
+
+    /// `textDocument/didChange`: applies the changes in order, then records the new version. Changes
+    /// that would take the store over its limit are not applied.
     pub fn change(
         &mut self,
         uri: &Uri,
         version: i32,
         changes: &[TextDocumentContentChangeEvent],
     ) -> Result<(), DocumentError> {
+        let others = self.bytes_without(uri.as_str());
+        let limit = self.max_total_bytes;
         let doc = self.docs.get_mut(uri.as_str()).ok_or_else(|| DocumentError::NotOpen(uri.as_str().into()))?;
-        for change in changes {
-            doc.apply_change(change);
+        let at_most = doc.text.len() + changes.iter().map(|c| c.text.len()).sum::<usize>();
+        if others + at_most <= limit {
+            changes.iter().for_each(|change| doc.apply_change(change));
+        } else {
+            // Maybe over: edit a copy, keep it only if it fits.
+            let mut edited = doc.clone();
+            changes.iter().for_each(|change| edited.apply_change(change));
+            if others + edited.text.len() > limit {
+                let (uri, bytes) = (uri.as_str().to_string(), others + edited.text.len());
+                return Err(DocumentError::TooLarge { uri, bytes, limit, what: "left as it was" });
+            }
+            *doc = edited;
         }
         doc.version = version;
         Ok(())
@@ -203,7 +253,7 @@ mod tests {
     fn incremental_and_full_changes() {
         let mut store = DocumentStore::new();
         let u = uri("file:///w/jobs.py");
-        store.open(u.clone(), "python", 1, "read('data/alpha')\nwrite('data/beta')\n".into());
+        store.open(u.clone(), "python", 1, "read('data/alpha')\nwrite('data/beta')\n".into()).unwrap();
         // Replace "alpha" with "gamma😀" on line 0, then insert a line at the top.
         store.change(&u, 2, &[edit(pos(0, 11), pos(0, 16), "gamma😀"), edit(pos(0, 0), pos(0, 0), "# top\n")]).unwrap();
         let doc = store.get(&u).unwrap();
@@ -231,5 +281,27 @@ mod tests {
         let err = store.change(&u, 1, &[]).unwrap_err();
         assert_eq!(err.to_string(), "document file:///nope is not open (didChange/didClose before didOpen?)");
         assert!(store.close(&u).is_err());
+    }
+
+    #[test]
+    fn the_store_keeps_within_its_byte_limit_and_names_it() {
+        let mut store = DocumentStore { max_total_bytes: 10, ..DocumentStore::default() };
+        let (a, b): (Uri, Uri) = ("file:///a".parse().unwrap(), "file:///b".parse().unwrap());
+        store.open(a.clone(), "", 1, "123456".into()).unwrap();
+        let err = store.open(b.clone(), "", 1, "12345".into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "open documents would take 11 bytes, over the limit of 10 (maxOpenDocumentBytes); file:///b is not opened"
+        );
+        assert!(store.get(&b).is_none());
+        let grow = TextDocumentContentChangeEvent { range: None, range_length: None, text: "12345678901".into() };
+        let err = store.change(&a, 2, std::slice::from_ref(&grow)).unwrap_err();
+        assert!(err.to_string().ends_with("file:///a is left as it was"), "{err}");
+        assert_eq!((store.get(&a).unwrap().text(), store.get(&a).unwrap().version), ("123456", 1));
+        // Reopening a document replaces it: its old size does not count twice.
+        store.open(a.clone(), "", 3, "1234567890".into()).unwrap();
+        let shrink = TextDocumentContentChangeEvent { range: None, range_length: None, text: "1".into() };
+        store.change(&a, 4, &[grow, shrink]).unwrap();
+        assert_eq!(store.get(&a).unwrap().text(), "1");
     }
 }

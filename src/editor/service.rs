@@ -105,8 +105,10 @@ impl EditorService {
         self.code_lens_refresh
     }
 
-    pub fn did_open(&mut self, item: TextDocumentItem) {
-        self.docs.open(item.uri, item.language_id, item.version, item.text);
+    pub fn did_open(&mut self, item: TextDocumentItem) -> Result<(), EditorError> {
+        self.docs
+            .open(item.uri, item.language_id, item.version, item.text)
+            .map_err(|e| EditorError::Invalid(e.to_string()))
     }
 
     pub fn did_change(&mut self, params: &DidChangeTextDocumentParams) -> Result<(), EditorError> {

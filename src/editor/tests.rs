@@ -22,8 +22,8 @@ const BETA: &str = "def beta():\n    read('data/alpha')\n    write('data/beta')\
 
 fn store() -> DocumentStore {
     let mut docs = DocumentStore::new();
-    docs.open(uri("file:///w/gamma.py"), "python", 1, JOBS.into());
-    docs.open(uri("file:///w/beta.py"), "python", 1, BETA.into());
+    docs.open(uri("file:///w/gamma.py"), "python", 1, JOBS.into()).unwrap();
+    docs.open(uri("file:///w/beta.py"), "python", 1, BETA.into()).unwrap();
     docs
 }
 
@@ -258,7 +258,7 @@ fn neighbours_by_name_or_position_with_one_index() {
         version: 1,
         text: "x = 'data/gamma'\n".into(),
     };
-    svc.did_open(item);
+    svc.did_open(item).unwrap();
     let up = svc.neighbours(&state, &RefQuery::At(at("file:///w/a.py", 0, 7)), Direction::Upstream).unwrap();
     assert_eq!(up.data.partition_ref, "data/gamma");
     let refs: Vec<&str> = up.data.items.iter().map(|i| i.partition_ref.as_str()).collect();
@@ -292,8 +292,8 @@ fn lens_refresh_only_for_refs_in_open_documents() {
     let changes: Vec<LineageChange> = changes.iter().map(|(_, c)| resolve(&state, c)).collect();
     let refs = || changes.iter().flat_map(|c| c.lineage_refs());
     assert!(!svc.lenses_affected(refs()), "no open documents");
-    svc.docs.open(uri("file:///w/a.py"), "python", 1, "data/gamma only".into());
+    svc.docs.open(uri("file:///w/a.py"), "python", 1, "data/gamma only".into()).unwrap();
     assert!(!svc.lenses_affected(refs()), "data/beta is not in an open document");
-    svc.docs.open(uri("file:///w/b.py"), "python", 1, "data/beta".into());
+    svc.docs.open(uri("file:///w/b.py"), "python", 1, "data/beta".into()).unwrap();
     assert!(svc.lenses_affected(refs()));
 }

@@ -152,6 +152,11 @@ impl Editor {
         self.service.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The most text of open documents this session may hold.
+    pub fn set_max_open_bytes(&self, bytes: usize) {
+        self.write().docs.max_total_bytes = bytes;
+    }
+
     pub fn handles_request(&self, method: &str) -> bool {
         REQUESTS.contains(&method)
     }
@@ -180,7 +185,7 @@ impl Editor {
         let failed = |e| editor_error(method, e);
         match method {
             "textDocument/didOpen" => {
-                service.did_open(parse::<DidOpenTextDocumentParams>(method, params)?.text_document)
+                service.did_open(parse::<DidOpenTextDocumentParams>(method, params)?.text_document).map_err(failed)?
             }
             "textDocument/didChange" => {
                 service.did_change(&parse::<DidChangeTextDocumentParams>(method, params)?).map_err(failed)?

@@ -22,6 +22,8 @@ use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, Methods, Server, ServerConfig, ServerHandle};
 use subtle::ConstantTimeEq;
 
+use super::limits::Limits;
+
 /// A running WebSocket server.
 pub struct WsServer {
     pub local_addr: SocketAddr,
@@ -104,7 +106,12 @@ pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
 ///
 /// Refuses a non-loopback address unless `policy.allow_remote`, and `allow_remote` without a token: the
 /// methods expose the whole build history.
-pub async fn serve(addr: SocketAddr, policy: ListenerPolicy, methods: impl Into<Methods>) -> anyhow::Result<WsServer> {
+pub async fn serve(
+    addr: SocketAddr,
+    policy: ListenerPolicy,
+    limits: &Limits,
+    methods: impl Into<Methods>,
+) -> anyhow::Result<WsServer> {
     if !addr.ip().is_loopback() && !policy.allow_remote {
         anyhow::bail!(
             "refusing to listen on {addr}: not a loopback address; use 127.0.0.1 or ::1, or pass \
@@ -126,7 +133,12 @@ pub async fn serve(addr: SocketAddr, policy: ListenerPolicy, methods: impl Into<
     } else {
         RequestPolicy::remote(policy.token)
     };
-    let config = ServerConfig::builder().max_request_body_size(16 << 20).max_response_body_size(256 << 20).build();
+    let config = ServerConfig::builder()
+        .max_request_body_size(u32::try_from(limits.max_message_bytes).unwrap_or(u32::MAX))
+        .max_response_body_size(256 << 20)
+        .max_connections(limits.max_connections)
+        .max_subscriptions_per_connection(limits.max_subscriptions)
+        .build();
     let server = Server::builder()
         .set_config(config)
         .set_http_middleware(tower::ServiceBuilder::new().layer(GuardLayer::new(guard)))

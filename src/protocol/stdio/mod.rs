@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use super::codec::{LspCodec, DEFAULT_MAX_FRAME_BYTES};
+use super::codec::LspCodec;
+use super::limits::Limits;
 use super::Registry;
 use crate::live::{Live, LiveOptions};
 pub use client::{error_response, response, Client};
@@ -31,16 +32,10 @@ pub use session::Session;
 const OUT_QUEUE: usize = 1024;
 
 /// How a session starts the log when `initialize` (or the settings) name one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StdioOptions {
     pub live: LiveOptions,
-    pub max_frame_bytes: usize,
-}
-
-impl Default for StdioOptions {
-    fn default() -> Self {
-        StdioOptions { live: LiveOptions::default(), max_frame_bytes: DEFAULT_MAX_FRAME_BYTES }
-    }
+    pub limits: Limits,
 }
 
 /// Serves one client on `input`/`output` until `exit` or end of input. Returns the process exit code:
@@ -60,7 +55,7 @@ where
             }
         }
     });
-    let mut reader = FramedRead::new(input, LspCodec::new(options.max_frame_bytes));
+    let mut reader = FramedRead::new(input, LspCodec::new(options.limits.max_message_bytes));
     let mut session = Session::new(live, registry, out_tx, options);
     let code = loop {
         match reader.next().await {

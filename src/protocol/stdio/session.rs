@@ -48,8 +48,10 @@ pub struct Session {
     options: StdioOptions,
     phase: Phase,
     running: Running,
-    /// Background tasks of this session (progress, error messages, subscriptions), ended on close.
+    /// Background tasks of this session (progress, error messages), ended on close.
     background: Vec<AbortHandle>,
+    /// Tasks of `databuild/subscribe` requests, alive while the subscription is, ended on close.
+    subscriptions: Vec<AbortHandle>,
     work_done_progress: bool,
     closed: Arc<AtomicBool>,
 }
@@ -57,17 +59,19 @@ pub struct Session {
 impl Session {
     pub fn new(live: Arc<Live>, registry: Arc<Registry>, out: mpsc::Sender<String>, options: StdioOptions) -> Session {
         let editor = Arc::new(Editor::new());
+        editor.set_max_open_bytes(options.limits.max_open_document_bytes);
         let mut registry = Registry::clone(&registry);
         registry.extensions_mut().insert(editor.clone());
         Session {
             live,
             registry: Arc::new(registry),
             editor,
-            client: Client::new(out),
+            client: Client::new(out, options.limits.max_pending_client_requests, options.limits.client_request_timeout),
             options,
             phase: Phase::Uninitialized,
             running: Arc::default(),
             background: Vec::new(),
+            subscriptions: Vec::new(),
             work_done_progress: false,
             closed: Arc::default(),
         }
@@ -89,7 +93,7 @@ impl Session {
     /// Ends the session's background tasks and running requests.
     pub fn close(&mut self) {
         self.closed.store(true, Ordering::SeqCst);
-        for task in self.background.drain(..) {
+        for task in self.background.drain(..).chain(self.subscriptions.drain(..)) {
             task.abort();
         }
         for (_, task) in self.running.lock().unwrap_or_else(|e| e.into_inner()).drain() {
@@ -232,6 +236,12 @@ impl Session {
                     Err(join) => std::panic::resume_unwind(join.into_panic()),
                 }
             });
+        } else if method == crate::protocol::SUBSCRIBE
+            && self.live_subscriptions() >= self.options.limits.max_subscriptions
+        {
+            let error = crate::protocol::limits::too_many_subscriptions(self.options.limits.max_subscriptions);
+            let data = error.data().and_then(|d| serde_json::from_str(d.get()).ok());
+            self.client.send(error_response(&id, error.code(), error.message(), data)).await;
         } else if method.starts_with("databuild/") {
             self.spawn_registry_request(id, method.to_string(), message);
         } else {
@@ -263,6 +273,7 @@ impl Session {
     /// A `databuild/*` request: the registry answers; a subscription then lives on in its task,
     /// forwarding notifications until it ends (unsubscribe) or the session closes.
     fn spawn_registry_request(&mut self, id: Value, method: String, message: Value) {
+        let method_is_subscribe = method == crate::protocol::SUBSCRIBE;
         let (client, running, key) = (self.client.clone(), self.running.clone(), id.to_string());
         let (registry, closed, task_key) = (self.registry.clone(), self.closed.clone(), key.clone());
         let mut map = self.running.lock().unwrap_or_else(|e| e.into_inner());
@@ -297,9 +308,17 @@ impl Session {
         });
         map.insert(key, task.abort_handle());
         drop(map);
-        // Subscriptions keep their task alive after answering: end them with the session.
-        self.background.retain(|t| !t.is_finished());
-        self.background.push(task.abort_handle());
+        // A subscription keeps its task alive after answering: it counts against the limit until it
+        // ends, and ends with the session.
+        if method_is_subscribe {
+            self.subscriptions.push(task.abort_handle());
+        }
+    }
+
+    /// Subscriptions of this session still alive.
+    fn live_subscriptions(&mut self) -> u32 {
+        self.subscriptions.retain(|t| !t.is_finished());
+        self.subscriptions.len() as u32
     }
 
     async fn initialize(&mut self, id: Value, params: Value) {
@@ -536,6 +555,48 @@ mod tests {
         s.handle(json!({"jsonrpc": "2.0", "id": 3, "method": "databuild/upstream", "params": {}})).await;
         let answer = next(&mut rx).await;
         assert_eq!(answer["error"]["code"], codes::INVALID_PARAMS, "{answer}");
+        s.close();
+    }
+
+    #[tokio::test]
+    async fn limits_are_errors_that_name_them() {
+        let live = Arc::new(Live::new());
+        let limits = crate::protocol::limits::Limits {
+            max_subscriptions: 2,
+            max_open_document_bytes: 16,
+            max_pending_client_requests: 1,
+            ..Default::default()
+        };
+        let (tx, mut rx) = mpsc::channel(64);
+        let options = StdioOptions { limits, ..StdioOptions::default() };
+        let mut s = Session::new(live.clone(), Arc::new(crate::protocol::registry(live)), tx, options);
+        initialize(&mut s, &mut rx, json!({})).await;
+        for id in 1..=2 {
+            s.handle(json!({"jsonrpc": "2.0", "id": id, "method": "databuild/subscribe", "params": {}})).await;
+            assert!(next(&mut rx).await["result"].is_number(), "subscription {id} accepted");
+            assert_eq!(next(&mut rx).await["params"]["result"]["kind"], "subscribed");
+        }
+        s.handle(json!({"jsonrpc": "2.0", "id": 3, "method": "databuild/subscribe", "params": {}})).await;
+        let refused = next(&mut rx).await;
+        assert_eq!(refused["error"]["code"], crate::protocol::limits::TOO_MANY_SUBSCRIPTIONS, "{refused}");
+        let message = refused["error"]["message"].as_str().unwrap();
+        assert!(message.contains("the limit is 2 (--max-subscriptions)"), "{message}");
+
+        // A document over the session's byte limit is refused with a message naming the limit.
+        let doc = json!({"uri": "file:///w/a.py", "languageId": "python", "version": 1, "text": "x".repeat(17)});
+        s.handle(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": doc}})).await;
+        let shown = next(&mut rx).await;
+        assert_eq!(shown["method"], "window/showMessage");
+        assert!(shown["params"]["message"].as_str().unwrap().contains("over the limit of 16 (maxOpenDocumentBytes)"));
+
+        // Requests to a client that does not answer stay within the limit.
+        let client = s.client();
+        let first = client.request("workspace/codeLens/refresh", Value::Null).await;
+        assert_eq!(next(&mut rx).await["method"], "workspace/codeLens/refresh");
+        let second = client.request("workspace/codeLens/refresh", Value::Null).await;
+        assert_eq!(client.pending_requests(), 1);
+        assert!(second.await.is_err(), "not sent: the one before is still unanswered");
+        drop(first);
         s.close();
     }
 }
