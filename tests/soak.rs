@@ -98,7 +98,14 @@ fn rss_kb(pid: u32) -> u64 {
 
 /// One WebSocket client: a subscription read into `notices`, and queries in a loop until `stop`.
 async fn ws_client(url: String, notices: Notices, counters: Arc<Counters>, stop: Arc<AtomicBool>) {
-    let client = WsClientBuilder::default().request_timeout(REQUEST_DEADLINE).build(&url).await.unwrap();
+    // A large client-side buffer: jsonrpsee's client closes a subscription whose buffer fills, and this
+    // test is about the server's delivery, not the harness's scheduling on a busy machine.
+    let client = WsClientBuilder::default()
+        .request_timeout(REQUEST_DEADLINE)
+        .max_buffer_capacity_per_subscription(1 << 17)
+        .build(&url)
+        .await
+        .unwrap();
     let mut sub = client
         .subscribe::<Value, _>("databuild/subscribe", ObjectParams::new(), "databuild/unsubscribe")
         .await
@@ -109,6 +116,9 @@ async fn ws_client(url: String, notices: Notices, counters: Arc<Counters>, stop:
             while let Some(Ok(notice)) = sub.next().await {
                 notices.lock().unwrap().notices.push(notice);
             }
+            // Ended before the test stopped it: say why, so a check fails with the reason.
+            let reason = format!("{:?}", sub.close_reason());
+            notices.lock().unwrap().notices.push(json!({"kind": "closed", "reason": reason}));
         })
     };
     let call = |method: &'static str, params: ObjectParams| {
@@ -152,6 +162,9 @@ async fn ws_client(url: String, notices: Notices, counters: Arc<Counters>, stop:
 /// Whether `notices` caught up with a round: as many resets as the daemon made, and (if the round
 /// changed anything after the last marker) its last change.
 fn caught_up(received: &Received, resets: u64, expected_last: impl Fn(Option<u64>) -> Option<u64>) -> bool {
+    if received.notices.iter().any(|n| n["kind"] == "closed") {
+        return true; // nothing more will come: let the check say why
+    }
     let seen_resets = received.notices.iter().filter(|n| n["kind"] == "reset").count() as u64;
     if received.earlier_resets + seen_resets < resets {
         return false;
@@ -173,6 +186,10 @@ fn split_at_last_marker(notices: &[Value]) -> (&Value, &[Value]) {
 /// marker's `lastEventId`, in order, unless it was told it lagged. Returns whether it lagged.
 fn check_subscriber(i: usize, round: u64, notices: &[Value], changing: &[u64]) -> bool {
     let (marker, after) = split_at_last_marker(notices);
+    assert!(
+        !after.iter().any(|n| n["kind"] == "closed"),
+        "subscriber {i}, round {round}: subscription closed: {after:?}"
+    );
     if after.iter().any(|n| n["kind"] == "lagged") {
         return true;
     }

@@ -25,9 +25,62 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use crate::log::{load_file, LoadedLog};
+use crate::live::TableStatus;
+use crate::log::source::{Position, SourceSpec};
+use crate::log::tail::Poll;
+use crate::log::{load_file, DecodeError, LoadedLog};
 use crate::state::BuildState;
 use progress::Progress;
+
+/// What loading a whole source found, besides the state.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The source as messages show it (no password).
+    pub shown: String,
+    pub format: Option<&'static str>,
+    pub position: Position,
+    pub table: Option<TableStatus>,
+    /// Files: their size.
+    pub file_bytes: u64,
+    /// The record that stopped decoding; the state holds what came before it.
+    pub error: Option<DecodeError>,
+}
+
+/// Loads what `--log` names (a file, a SQLite or a PostgreSQL database) into a fresh [`BuildState`].
+pub fn load_source(log: &str) -> anyhow::Result<(BuildState, Loaded)> {
+    let spec = SourceSpec::parse(log)?;
+    if let Some(path) = spec.file_path() {
+        let (state, loaded) = load_state(path)?;
+        let position =
+            Position { consumed_bytes: loaded.consumed_bytes, pending_bytes: loaded.pending_bytes, last_key: None };
+        let file_bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let format = loaded.format.map(|f| f.name());
+        return Ok((
+            state,
+            Loaded { shown: spec.display(), format, position, table: None, file_bytes, error: loaded.error },
+        ));
+    }
+    load_table(&spec)
+}
+
+/// A table source, polled to its end.
+fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
+    let shown = spec.display();
+    let mut source = spec.open();
+    let mut state = BuildState::new();
+    let error = loop {
+        let polled = source.poll(crate::live::READ_BUDGET, &mut |record| state.apply(&record.event, record.offset));
+        match polled.map_err(|e| anyhow::anyhow!("cannot read event log {shown}: {e}"))? {
+            Poll::Missing => anyhow::bail!("{shown}: no event log there (no such database, or no table of events yet)"),
+            Poll::Reset(reason) => anyhow::bail!("{shown} was {} while being read; try again", reason.name()),
+            Poll::Read(read) if read.at_end => break read.new_error,
+            Poll::Read(_) => {}
+        }
+    };
+    let table = source.table().map(TableStatus::of);
+    let loaded = Loaded { shown, format: source.format(), position: source.position(), table, file_bytes: 0, error };
+    Ok((state, loaded))
+}
 
 /// Loads a whole log file into a fresh [`BuildState`], with a progress line on a terminal for a large one.
 pub fn load_state(path: &Path) -> anyhow::Result<(BuildState, LoadedLog)> {

@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::live::{Live, LiveOptions};
+use crate::log::source::SourceSpec;
 use crate::protocol::limits::Limits;
 use crate::protocol::{self, stdio, ws};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The build event log to follow (binary BEL or JSON lines). It need not exist yet. Without it,
+    /// The build event log to follow: a file (binary BEL or JSON lines), a SQLite database, or a
+    /// postgres:// URL (see docs/SOURCES.md). It need not exist yet. Without it,
     /// an LSP client may name one in `initializationOptions.eventLog`.
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -79,8 +81,8 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let code = runtime.block_on(async {
         let live = Arc::new(Live::new());
         if let Some(log) = &args.log {
-            let log = std::path::absolute(log).unwrap_or_else(|_| log.clone());
-            live.start(&log, options.clone());
+            let source = SourceSpec::parse(&log.to_string_lossy())?.resolved(std::env::current_dir().ok().as_deref());
+            live.start_source(&source, options.clone());
         }
         let registry = protocol::registry(live.clone());
         let _ws = match args.listen {

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use crate::live::{LastError, TailStatus};
 use crate::protocol::status_of;
 
-use super::load_state;
+use super::load_source;
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// The build event log (binary BEL or JSON lines).
+    /// The build event log: a file (binary BEL or JSON lines), a SQLite database, or a postgres:// URL.
     #[arg(long)]
     pub log: PathBuf,
     /// `text` for people, `json` for tools.
@@ -19,15 +19,17 @@ pub struct StatusArgs {
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let (state, loaded) = load_state(&args.log)?;
+    let (state, loaded) = load_source(&args.log.to_string_lossy())?;
     let elapsed = started.elapsed();
     let digest = state.digest();
     let tail = TailStatus {
-        log_path: Some(args.log.display().to_string()),
-        format: loaded.format.map(|f| f.name()),
-        bytes_consumed: loaded.consumed_bytes,
-        pending_bytes: loaded.pending_bytes,
-        file_bytes: std::fs::metadata(&args.log).map_or(0, |m| m.len()),
+        log_path: Some(loaded.shown.clone()),
+        format: loaded.format,
+        table: loaded.table.clone(),
+        last_key: loaded.position.last_key,
+        bytes_consumed: loaded.position.consumed_bytes,
+        pending_bytes: loaded.position.pending_bytes,
+        file_bytes: loaded.file_bytes,
         last_error: loaded.error.as_ref().map(|e| LastError { message: e.to_string(), offset: e.offset, line: e.line }),
         ..TailStatus::default()
     };
@@ -35,13 +37,23 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     if args.format == "json" {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!("log        {} ({})", args.log.display(), loaded.format.map_or("unknown yet", |f| f.name()));
-        println!(
-            "events     {} applied, {} bytes consumed, {} bytes pending",
-            state.events_applied(),
-            loaded.consumed_bytes,
-            loaded.pending_bytes
-        );
+        println!("log        {} ({})", loaded.shown, loaded.format.unwrap_or("unknown yet"));
+        match (&loaded.table, loaded.position.last_key) {
+            (Some(table), last_key) => println!(
+                "events     {} applied, from table {} (key {}, column {}), last key {}",
+                state.events_applied(),
+                table.name,
+                table.key,
+                table.column,
+                last_key.map_or_else(|| "none".to_string(), |k| k.to_string())
+            ),
+            (None, _) => println!(
+                "events     {} applied, {} bytes consumed, {} bytes pending",
+                state.events_applied(),
+                loaded.position.consumed_bytes,
+                loaded.position.pending_bytes
+            ),
+        }
         println!(
             "entities   {} wants, {} job runs, {} partition instances of {} refs, {} taints",
             state.want_count(),

@@ -11,14 +11,16 @@ use std::time::Duration;
 
 use crate::live::changes::{resolve_event, LineageChange};
 use crate::live::{Published, SubscribeParams};
-use crate::log::tail::{wait_for_wakeup, Poll, ResetReason, Tailer, Wakeups};
+use crate::log::follow::{Follower, Step};
+use crate::log::source::SourceSpec;
+use crate::log::tail::{wait_for_wakeup, Poll};
 use crate::protocol::notices::{notice_for, reset_message};
 use crate::render::Paint;
 use crate::state::BuildState;
 
 #[derive(Debug, clap::Args)]
 pub struct TailArgs {
-    /// The build event log (binary BEL or JSON lines). It need not exist yet.
+    /// The build event log: a file, a SQLite database or a postgres:// URL. It need not exist yet.
     #[arg(long)]
     pub log: PathBuf,
     /// Only changes touching this partition ref (repeatable).
@@ -48,26 +50,15 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     if args.poll_ms == 0 {
         anyhow::bail!("--poll-ms must be at least 1 (got 0)");
     }
+    let spec = SourceSpec::parse(&args.log.to_string_lossy())?;
     let (wake_tx, wake_rx) = mpsc::sync_channel(1);
-    let _wakeups = Wakeups::watch(&args.log, wake_tx);
-    let mut tailer = Tailer::new(&args.log);
-    let mut follow = Follow::new(args);
+    let _wakeups = spec.wakeups(wake_tx);
+    let mut source = spec.open();
+    let mut follow = Follow::new(args, spec.display());
     loop {
-        let mut more = false;
         let mut out = std::io::stdout().lock();
-        match tailer
-            .poll(4 << 20, &mut |record| follow.apply(record.event.event_id, &record.event, record.offset, &mut out))?
-        {
-            Poll::Missing => follow.on_missing(),
-            Poll::Reset(reason) => {
-                follow.on_reset(reason, &mut out)?;
-                more = true;
-            }
-            Poll::Read(read) => {
-                follow.on_read(read.new_error.as_ref(), read.at_end);
-                more = !read.at_end;
-            }
-        }
+        let polled = source.poll(4 << 20, &mut |record| follow.apply(&record.event, record.offset, &mut out));
+        let more = follow.on_poll(&polled, &mut out)?;
         out.flush()?;
         drop(out);
         if follow.done() {
@@ -79,20 +70,20 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `dbl tail`'s own state: the log's `BuildState` and what has been printed.
+/// `dbl tail`'s own state: the log's `BuildState`, the follower's policy, what has been printed.
 struct Follow<'a> {
     args: &'a TailArgs,
+    shown: String,
     filter: SubscribeParams,
     printer: Printer,
+    follower: Follower,
     state: BuildState,
-    /// Loading what is already in the log, printing nothing (unless `--from-start`).
-    loading: bool,
     printed: u64,
-    said_waiting: bool,
+    last_error: Option<String>,
 }
 
 impl<'a> Follow<'a> {
-    fn new(args: &'a TailArgs) -> Follow<'a> {
+    fn new(args: &'a TailArgs, shown: String) -> Follow<'a> {
         let filter = SubscribeParams {
             refs: args.refs.clone(),
             wants: args.wants.clone(),
@@ -100,16 +91,18 @@ impl<'a> Follow<'a> {
             ..Default::default()
         };
         let paint = Paint { on: super::color::enabled(&std::io::stdout()) };
+        let follower = Follower::new(args.from_start);
         let mut state = BuildState::new();
-        state.set_recording(args.from_start);
+        state.set_recording(follower.record_while_loading());
         Follow {
             args,
+            shown,
             filter,
             printer: Printer { json: args.format == "json", paint },
+            follower,
             state,
-            loading: !args.from_start,
             printed: 0,
-            said_waiting: false,
+            last_error: None,
         }
     }
 
@@ -117,11 +110,11 @@ impl<'a> Follow<'a> {
         self.args.max_events.is_some_and(|max| self.printed >= max)
     }
 
-    fn apply(&mut self, event_id: u64, event: &crate::proto::DataBuildEvent, offset: u64, out: &mut impl Write) {
+    fn apply(&mut self, event: &crate::proto::DataBuildEvent, offset: u64, out: &mut impl Write) {
         self.state.apply(event, offset);
         let changes = self.state.take_changes();
         if !changes.is_empty() {
-            let published = resolve_event(&self.state, event_id, offset, changes);
+            let published = resolve_event(&self.state, event.event_id, offset, changes);
             // stdout closed (e.g. `| head`): stop quietly at the next check.
             let _ = self.publish(&published, out);
         }
@@ -137,36 +130,52 @@ impl<'a> Follow<'a> {
         Ok(())
     }
 
-    fn on_missing(&mut self) {
-        if !self.said_waiting {
-            eprintln!("dbl tail: waiting for {} to appear", self.args.log.display());
-            self.said_waiting = true;
+    /// Acts on what a poll found; returns whether to poll again at once.
+    fn on_poll(&mut self, polled: &std::io::Result<Poll>, out: &mut impl Write) -> anyhow::Result<bool> {
+        if polled.is_ok() {
+            self.last_error = None;
         }
-        self.loading = false;
-        self.state.set_recording(true);
-    }
-
-    fn on_reset(&mut self, reason: ResetReason, out: &mut impl Write) -> std::io::Result<()> {
-        self.state = BuildState::new();
-        self.state.set_recording(self.args.from_start);
-        self.loading = !self.args.from_start;
-        let reset = Published::Reset { reason: reason.name().into(), last_event_id: None, events_applied: 0 };
-        self.publish(&reset, out)
-    }
-
-    fn on_read(&mut self, new_error: Option<&crate::log::DecodeError>, at_end: bool) {
-        self.said_waiting = false;
-        if let Some(error) = new_error {
-            eprintln!(
-                "dbl tail: {}: {error}; waiting for the log to be replaced or truncated",
-                self.args.log.display()
-            );
-        }
-        if self.loading && at_end {
-            self.loading = false;
-            self.state.set_recording(true);
-            let (log, events) = (self.args.log.display(), self.state.events_applied());
-            eprintln!("dbl tail: following {log} ({events} events loaded)");
+        match (polled, self.follower.step(polled)) {
+            (Err(e), _) => {
+                // Retried on the next tick (a database may come back); said once per distinct error.
+                let message = format!("cannot read {}: {e}", self.shown);
+                if self.last_error.as_deref() != Some(message.as_str()) {
+                    eprintln!("dbl tail: {message}; retrying");
+                    self.last_error = Some(message);
+                }
+                Ok(false)
+            }
+            (_, Step::Waiting { announce, record_from_now }) => {
+                if announce {
+                    eprintln!("dbl tail: waiting for {} to appear", self.shown);
+                }
+                if record_from_now {
+                    self.state.set_recording(true);
+                }
+                Ok(false)
+            }
+            (_, Step::Rebuild { record, .. }) => {
+                self.state = BuildState::new();
+                self.state.set_recording(record);
+                Ok(true)
+            }
+            (Ok(Poll::Read(read)), Step::Read { loaded, announce_reset }) => {
+                if let Some(error) = &read.new_error {
+                    eprintln!("dbl tail: {}: {error}; waiting for the log to be replaced or truncated", self.shown);
+                }
+                if loaded {
+                    self.state.set_recording(true);
+                    let events = self.state.events_applied();
+                    if let Some(reason) = announce_reset {
+                        let last_event_id = self.state.last_event().map(|e| e.event_id);
+                        let reset = Published::Reset { reason: reason.into(), last_event_id, events_applied: events };
+                        self.publish(&reset, out)?;
+                    }
+                    eprintln!("dbl tail: following {} ({events} events loaded)", self.shown);
+                }
+                Ok(!read.at_end)
+            }
+            (_, step) => unreachable!("a poll outcome and its step disagree: {step:?}"),
         }
     }
 }

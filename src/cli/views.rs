@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use super::load_state;
+use super::load_source;
 use crate::log::{EventWriter, LogFormat};
 use crate::render::{render, Format, Render};
 use crate::state::BuildState;
@@ -244,15 +244,15 @@ fn section(out: &mut String, question: &str, command: &str) {
 }
 
 fn load(path: &Path) -> anyhow::Result<BuildState> {
-    let (state, loaded) = load_state(path)?;
+    let (state, loaded) = load_source(&path.to_string_lossy())?;
     if let Some(error) = &loaded.error {
         eprintln!(
             "dbl: warning: {} holds a record that cannot be decoded; showing what came before it: {error}",
-            path.display()
+            loaded.shown
         );
     }
     if state.events_applied() == 0 && loaded.error.is_none() {
-        bail!("{} holds no events", path.display());
+        bail!("{} holds no events", loaded.shown);
     }
     Ok(state)
 }

@@ -16,7 +16,8 @@
 
 pub mod changes;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -25,7 +26,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::log::tail::{wait_for_wakeup, Poll, Read, Tailer, WakeReason, Wakeups};
+use crate::log::follow::{Follower, Step};
+use crate::log::source::{Position, Source, SourceSpec};
+use crate::log::tail::{wait_for_wakeup, Poll, Read, WakeReason};
 use crate::log::LogRecord;
 use crate::state::BuildState;
 pub use changes::{LineageChange, Published, SubscribeParams};
@@ -59,8 +62,14 @@ impl Default for LiveOptions {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TailStatus {
+    /// The source as given (a URL shown without its password).
     pub log_path: Option<String>,
+    /// `bel`, `jsonl`, `sqlite` or `postgres`.
     pub format: Option<&'static str>,
+    /// For a table source, once found: which table, key column and event column are followed.
+    pub table: Option<TableStatus>,
+    /// For a table source: the key of the last row applied.
+    pub last_key: Option<i64>,
     /// The initial load (or a rebuild after a reset) has not reached the end of the file yet.
     pub loading: bool,
     /// The file does not exist (yet).
@@ -77,6 +86,20 @@ pub struct TailStatus {
     /// Whether filesystem notifications are in use (else polling only).
     pub notify: bool,
     pub poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TableStatus {
+    pub name: String,
+    pub key: String,
+    pub column: String,
+}
+
+impl TableStatus {
+    pub fn of(layout: &crate::log::source::TableLayout) -> TableStatus {
+        TableStatus { name: layout.table.clone(), key: layout.key.clone(), column: layout.column.clone() }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -118,24 +141,30 @@ impl Live {
         }
     }
 
-    /// Starts following `path` on a dedicated thread. Returns `false` (and does nothing) if a log is
-    /// already being followed.
+    /// Starts following a log file on a dedicated thread (see [`Live::start_source`]).
     pub fn start(&self, path: &Path, options: LiveOptions) -> bool {
+        self.start_source(&SourceSpec::File(path.to_path_buf()), options)
+    }
+
+    /// Starts following `source` on a dedicated thread. Returns `false` (and does nothing) if a log is
+    /// already being followed.
+    pub fn start_source(&self, source: &SourceSpec, options: LiveOptions) -> bool {
         let mut ingest = self.ingest.lock().unwrap_or_else(|e| e.into_inner());
         if ingest.is_some() {
             return false;
         }
         let (wake_tx, wake_rx) = mpsc::sync_channel(1);
-        let wakeups = if options.notify { Wakeups::watch(path, wake_tx.clone()) } else { Wakeups::none() };
+        let wakeups = if options.notify { source.wakeups(wake_tx.clone()) } else { crate::log::tail::Wakeups::none() };
         self.status.send_modify(|s| {
-            s.log_path = Some(path.display().to_string());
+            s.log_path = Some(source.display());
             s.loading = true;
             s.notify = wakeups.is_watching();
             s.poll_ms = options.poll.as_millis() as u64;
         });
         let stop = Arc::new(AtomicBool::new(false));
         let worker = Worker {
-            path: path.to_path_buf(),
+            source: source.clone(),
+            shown: source.display(),
             options,
             state: self.state.clone(),
             status: self.status.clone(),
@@ -224,15 +253,15 @@ struct Polled {
     polled: std::io::Result<Poll>,
     records: Vec<LogRecord>,
     format: Option<&'static str>,
-    consumed: u64,
-    pending: u64,
+    position: Position,
+    table: Option<TableStatus>,
 }
 
 /// The reader thread: polls the tailer, at once again while there is more to read, else on a wake-up
 /// or the poll timer, and hands each poll to the ingest thread in order. Ends when told to stop or
 /// when the ingest thread is gone.
 fn read_log(
-    mut tailer: Tailer,
+    mut source: Box<dyn Source>,
     wake: mpsc::Receiver<WakeReason>,
     poll_every: Duration,
     stop: Arc<AtomicBool>,
@@ -247,7 +276,7 @@ fn read_log(
             }
             Err(_) => Vec::new(),
         };
-        let polled = tailer.poll(READ_BUDGET, &mut |record| records.push(record));
+        let polled = source.poll(READ_BUDGET, &mut |record| records.push(record));
         let read_more = match &polled {
             Ok(Poll::Reset(_)) => true,
             Ok(Poll::Read(read)) => !read.at_end,
@@ -256,9 +285,9 @@ fn read_log(
         let message = Polled {
             polled,
             records,
-            format: tailer.format().map(|f| f.name()),
-            consumed: tailer.consumed_bytes(),
-            pending: tailer.pending_bytes(),
+            format: source.format(),
+            position: source.position(),
+            table: source.table().map(TableStatus::of),
         };
         if polls.send(message).is_err() {
             break;
@@ -276,38 +305,37 @@ fn read_log(
 /// The ingest thread: the only writer of the state. Reading and decoding the log run on a second
 /// thread ([`read_log`]), one poll ahead, so a large log loads on both cores.
 struct Worker {
-    path: PathBuf,
+    source: SourceSpec,
+    /// The source as messages show it (no password).
+    shown: String,
     options: LiveOptions,
     state: Arc<RwLock<BuildState>>,
     status: watch::Sender<TailStatus>,
     published: broadcast::Sender<Arc<Published>>,
     stop: Arc<AtomicBool>,
-    _wakeups: Wakeups,
+    _wakeups: crate::log::tail::Wakeups,
 }
 
-/// Where the reader stood after a poll.
+/// What the follower said of a poll that read records.
 #[derive(Debug, Clone, Copy)]
-struct Position {
-    format: Option<&'static str>,
-    consumed: u64,
-    pending: u64,
-    file_len: u64,
+struct ReadOutcome {
+    /// Still loading after this poll.
+    loading: bool,
+    /// This poll ended the load.
+    loaded: bool,
+    announce_reset: Option<&'static str>,
 }
 
-/// Where the ingest thread is in loading the log (again, after a reset).
+/// Timing of the current load (the initial one, or a rebuild after a reset), for the log lines.
 struct LoadProgress {
-    loading: bool,
     started: Instant,
     last_report: Instant,
-    /// A reset whose notice waits until the rebuilt state has caught up.
-    pending_reset: Option<&'static str>,
-    said_waiting: bool,
 }
 
 impl LoadProgress {
     fn new() -> LoadProgress {
         let now = Instant::now();
-        LoadProgress { loading: true, started: now, last_report: now, pending_reset: None, said_waiting: false }
+        LoadProgress { started: now, last_report: now }
     }
 }
 
@@ -317,99 +345,102 @@ impl Worker {
     }
 
     fn run(self, wake: mpsc::Receiver<WakeReason>) {
-        self.write().set_recording(self.options.publish_initial_load);
+        let mut follower = Follower::new(self.options.publish_initial_load);
+        self.write().set_recording(follower.record_while_loading());
         let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
         let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
         let reader = {
-            let (path, poll_every, stop) = (self.path.clone(), self.options.poll, self.stop.clone());
+            let (source, poll_every, stop) = (self.source.open(), self.options.poll, self.stop.clone());
             std::thread::Builder::new()
                 .name("dbl-read".into())
-                .spawn(move || read_log(Tailer::new(&path), wake, poll_every, stop, polls_tx, spent_rx))
+                .spawn(move || read_log(source, wake, poll_every, stop, polls_tx, spent_rx))
                 .expect("spawning the log reader thread")
         };
         let mut progress = LoadProgress::new();
-        for Polled { polled, records, format, consumed, pending } in polls {
+        for polled in polls {
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
-            match polled {
-                Err(e) => self.on_io_error(&e),
-                Ok(Poll::Missing) => self.on_missing(&mut progress),
-                Ok(Poll::Reset(reason)) => self.on_reset(reason.name(), &mut progress),
-                Ok(Poll::Read(read)) => {
-                    let position = Position { format, consumed, pending, file_len: read.file_len };
-                    self.on_read(&read, &records, position, &mut progress)
+            let step = follower.step(&polled.polled);
+            match (&polled.polled, step) {
+                (Err(e), _) => self.on_io_error(e),
+                (_, Step::Waiting { announce, record_from_now }) => self.on_missing(announce, record_from_now),
+                (_, Step::Rebuild { reason, record }) => {
+                    self.on_reset(reason, record);
+                    progress = LoadProgress::new();
                 }
+                (Ok(Poll::Read(read)), Step::Read { loaded, announce_reset }) => {
+                    let outcome = ReadOutcome { loading: follower.loading(), loaded, announce_reset };
+                    self.on_read(read, &polled, outcome, &mut progress)
+                }
+                (_, step) => unreachable!("a poll outcome and its step disagree: {step:?}"),
             }
             // The reader frees what it allocated: allocators are fastest that way.
-            let _ = spent.send(records);
+            let _ = spent.send(polled.records);
         }
         drop(spent);
         let _ = reader.join();
     }
 
     fn on_io_error(&self, error: &std::io::Error) {
-        let message = format!("cannot read {}: {error}", self.path.display());
+        let message = format!("cannot read {}: {error}", self.shown);
         if self.status.borrow().io_error.as_deref() != Some(message.as_str()) {
             tracing::warn!("{message}; retrying");
         }
         self.status.send_modify(|s| s.io_error = Some(message));
     }
 
-    fn on_missing(&self, progress: &mut LoadProgress) {
-        if !progress.said_waiting {
-            tracing::info!("waiting for {} to appear", self.path.display());
-            progress.said_waiting = true;
+    fn on_missing(&self, announce: bool, record_from_now: bool) {
+        if announce {
+            tracing::info!("waiting for {} to appear", self.shown);
         }
-        if progress.loading {
+        if record_from_now {
             // Nothing to load: whatever appears from now on is news.
-            progress.loading = false;
             self.write().set_recording(true);
         }
         self.status.send_modify(|s| {
             s.waiting_for_file = true;
             s.loading = false;
+            s.io_error = None;
         });
     }
 
-    fn on_reset(&self, reason: &'static str, progress: &mut LoadProgress) {
-        tracing::warn!("{} was {reason}: rebuilding the state from its start", self.path.display());
-        {
-            let mut state = self.write();
-            *state = BuildState::new();
-            state.set_recording(self.options.publish_initial_load);
-            self.status.send_modify(|s| {
-                s.loading = true;
-                s.resets += 1;
-                s.last_error = None;
-                s.bytes_consumed = 0;
-                s.pending_bytes = 0;
-            });
-        }
-        *progress = LoadProgress { pending_reset: Some(reason), ..LoadProgress::new() };
+    fn on_reset(&self, reason: &'static str, record: bool) {
+        tracing::warn!("{} was {reason}: rebuilding the state from its start", self.shown);
+        let mut state = self.write();
+        *state = BuildState::new();
+        state.set_recording(record);
+        self.status.send_modify(|s| {
+            s.loading = true;
+            s.resets += 1;
+            s.last_error = None;
+            s.bytes_consumed = 0;
+            s.pending_bytes = 0;
+            s.last_key = None;
+        });
     }
 
-    fn on_read(&self, read: &Read, records: &[LogRecord], at: Position, progress: &mut LoadProgress) {
-        progress.said_waiting = false;
-        let finished_loading = progress.loading && read.at_end;
-        progress.loading &= !finished_loading;
-        let loading = progress.loading;
+    fn on_read(&self, read: &Read, polled: &Polled, outcome: ReadOutcome, progress: &mut LoadProgress) {
+        let ReadOutcome { loading, loaded, announce_reset } = outcome;
         let error =
             read.new_error.as_ref().map(|e| LastError { message: e.to_string(), offset: e.offset, line: e.line });
-        let Position { format, consumed, pending, file_len } = at;
+        let (format, position, table) = (polled.format, polled.position, polled.table.clone());
+        let file_len = read.file_len;
         // The tail status is updated under the same write lock as the last records, so a status query
         // (state lock first, then tail status) sees the two agree.
-        let (events, last_event_id) = self.apply(records, |state| {
-            if finished_loading {
+        let (events, last_event_id) = self.apply(&polled.records, |state| {
+            if loaded {
                 state.set_recording(true);
             }
             self.status.send_modify(|s| {
                 s.format = format;
+                s.table = table;
+                s.last_key = position.last_key;
                 s.loading = loading;
                 s.waiting_for_file = false;
-                s.bytes_consumed = consumed;
-                s.pending_bytes = pending;
-                s.file_bytes = file_len.max(consumed + pending);
+                s.bytes_consumed = position.consumed_bytes;
+                s.pending_bytes = position.pending_bytes;
+                s.file_bytes = file_len.max(position.consumed_bytes + position.pending_bytes);
                 s.io_error = None;
                 if error.is_some() {
                     s.last_error = error;
@@ -420,22 +451,28 @@ impl Worker {
         if let Some(error) = &read.new_error {
             tracing::error!(
                 "{}: {error}; serving the state before it until the log is replaced or truncated",
-                self.path.display()
+                self.shown
             );
             let published = Published::LogError { message: error.to_string(), offset: error.offset, line: error.line };
             let _ = self.published.send(Arc::new(published));
         }
-        if finished_loading {
+        if loaded {
             let secs = progress.started.elapsed().as_secs_f64();
-            tracing::info!("loaded {events} events ({consumed} bytes) from {} in {secs:.3}s", self.path.display());
-            if let Some(reason) = progress.pending_reset.take() {
+            tracing::info!("loaded {events} events from {} in {secs:.3}s", self.shown);
+            if let Some(reason) = announce_reset {
                 let reset = Published::Reset { reason: reason.to_string(), last_event_id, events_applied: events };
                 let _ = self.published.send(Arc::new(reset));
             }
         } else if loading && progress.last_report.elapsed() >= Duration::from_secs(1) {
             progress.last_report = Instant::now();
-            let pct = (100.0 * consumed as f64 / file_len.max(1) as f64).min(100.0);
-            tracing::info!("loading {}: {pct:.0}% ({consumed} of {file_len} bytes)", self.path.display());
+            let consumed = position.consumed_bytes;
+            match position.last_key {
+                Some(key) => tracing::info!("loading {}: {events} events, at key {key}", self.shown),
+                None => {
+                    let pct = (100.0 * consumed as f64 / file_len.max(1) as f64).min(100.0);
+                    tracing::info!("loading {}: {pct:.0}% ({consumed} of {file_len} bytes)", self.shown);
+                }
+            }
         }
     }
 
@@ -466,15 +503,6 @@ impl Worker {
                 return result;
             }
         }
-    }
-}
-
-/// Where a path given on the command line or by an editor points, made absolute against `base`.
-pub fn resolve_log_path(path: &str, base: Option<&Path>) -> PathBuf {
-    let path = PathBuf::from(path);
-    match base {
-        Some(base) if path.is_relative() => base.join(path),
-        _ => path,
     }
 }
 

@@ -10,10 +10,9 @@ use crate::proto::DataBuildEvent;
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 
 /// A record that could not be decoded. Decoding stops there: nothing after it is applied.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{kind} (record at byte offset {offset}{})", .line.map(|l| format!(", line {l}")).unwrap_or_default())]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
-    /// Byte offset of the first byte of the bad record.
+    /// Byte offset of the first byte of the bad record (for a table source, the row's key).
     pub offset: u64,
     /// 1-based line number, for JSON lines.
     pub line: Option<u64>,
@@ -32,7 +31,22 @@ pub enum DecodeErrorKind {
     Json { column: usize, message: String },
     #[error("line is not valid UTF-8")]
     NotUtf8,
+    /// A row of a table source whose event column does not hold an event.
+    #[error("table {table}, key {key}, column {column}: {message}")]
+    BadRow { table: String, key: i64, column: String, message: String },
 }
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.kind, self.line) {
+            (DecodeErrorKind::BadRow { .. }, _) => write!(f, "{}", self.kind),
+            (kind, Some(line)) => write!(f, "{kind} (record at byte offset {}, line {line})", self.offset),
+            (kind, None) => write!(f, "{kind} (record at byte offset {})", self.offset),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 /// Turns a byte stream into [`LogRecord`]s, one chunk at a time.
 ///

@@ -7,7 +7,9 @@
 mod append;
 mod decode;
 mod encode;
+pub mod follow;
 mod read;
+pub mod source;
 pub mod tail;
 
 pub use append::{format_for_new_log, now_ms, LogAppender};

@@ -33,8 +33,12 @@ pub enum ResetReason {
     Replaced,
     /// The file is shorter than what was already read.
     Truncated,
-    /// The file's first bytes differ from what was read before: rewritten in place.
+    /// The file's first bytes (a table's first row) differ from what was read before: rewritten in place.
     Rewritten,
+    /// A table's rows read before are gone (a re-created table, a restored backup).
+    RowsVanished,
+    /// A table's largest key is below the last key read.
+    KeysWentBack,
 }
 
 impl ResetReason {
@@ -43,6 +47,8 @@ impl ResetReason {
             ResetReason::Replaced => "replaced",
             ResetReason::Truncated => "truncated",
             ResetReason::Rewritten => "rewritten",
+            ResetReason::RowsVanished => "emptied of the rows read before",
+            ResetReason::KeysWentBack => "rewound (its keys went backwards)",
         }
     }
 }
@@ -220,6 +226,8 @@ impl Tailer {
 /// channel of capacity one. Lost or spurious notifications are harmless: the poll timer is the floor.
 pub struct Wakeups {
     _watcher: Option<notify::RecommendedWatcher>,
+    /// Hints come from elsewhere (a PostgreSQL `LISTEN`).
+    listening: bool,
 }
 
 impl Wakeups {
@@ -227,18 +235,38 @@ impl Wakeups {
     /// that may concern the file. Returns `Wakeups { None }` with a warning if watching is impossible
     /// (no such directory, no inotify watches left): polling alone still works.
     pub fn watch(path: &Path, wake: mpsc::SyncSender<WakeReason>) -> Wakeups {
+        Wakeups::watch_names(path, &[""], wake)
+    }
+
+    /// Like [`Wakeups::watch`], for a SQLite database: also its `-wal` and `-journal` files, where a
+    /// writer's commits land first. (Not `-shm`: readers write to it, so our own polls would wake us.)
+    pub fn watch_with_journals(path: &Path, wake: mpsc::SyncSender<WakeReason>) -> Wakeups {
+        Wakeups::watch_names(path, &["", "-wal", "-journal"], wake)
+    }
+
+    fn watch_names(path: &Path, suffixes: &[&str], wake: mpsc::SyncSender<WakeReason>) -> Wakeups {
         use notify::Watcher as _;
         let dir = match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let name = path.file_name().map(|n| n.to_os_string());
+        let names: Vec<std::ffi::OsString> = match path.file_name() {
+            Some(name) => suffixes
+                .iter()
+                .map(|suffix| {
+                    let mut name = name.to_os_string();
+                    name.push(suffix);
+                    name
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let handler = move |event: notify::Result<notify::Event>| {
             let relevant = match &event {
                 Ok(event) => {
                     event.paths.is_empty()
                         || event.need_rescan()
-                        || event.paths.iter().any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+                        || event.paths.iter().any(|p| p.file_name().is_some_and(|n| names.iter().any(|m| m == n)))
                 }
                 Err(_) => true,
             };
@@ -252,21 +280,27 @@ impl Wakeups {
             Ok(watcher)
         });
         match watcher {
-            Ok(watcher) => Wakeups { _watcher: Some(watcher) },
+            Ok(watcher) => Wakeups { _watcher: Some(watcher), listening: false },
             Err(e) => {
                 tracing::warn!("cannot watch {} for changes ({e}); polling only", dir.display());
-                Wakeups { _watcher: None }
+                Wakeups::none()
             }
         }
     }
 
     /// No notifications: the poll timer alone.
     pub fn none() -> Wakeups {
-        Wakeups { _watcher: None }
+        Wakeups { _watcher: None, listening: false }
     }
 
+    /// No filesystem notifications, but hints from a listener thread if `listening`.
+    pub fn none_but(listening: bool) -> Wakeups {
+        Wakeups { _watcher: None, listening }
+    }
+
+    /// Whether anything besides the poll timer wakes the follower.
     pub fn is_watching(&self) -> bool {
-        self._watcher.is_some()
+        self._watcher.is_some() || self.listening
     }
 }
 

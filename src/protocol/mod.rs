@@ -97,6 +97,9 @@ pub fn status_of(state: &crate::state::BuildState, tail: &crate::live::TailStatu
     json!({
         "logPath": tail.log_path,
         "format": tail.format,
+        // Table sources: which table, key and event column are followed, and the last key applied.
+        "table": tail.table,
+        "lastKey": tail.last_key,
         "loading": tail.loading,
         "waitingForFile": tail.waiting_for_file,
         "eventsApplied": state.events_applied(),

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,7 +22,8 @@ use tokio::task::AbortHandle;
 use super::background::{refresh_code_lenses, report_status};
 use super::client::{error_response, response, Client};
 use super::StdioOptions;
-use crate::live::{resolve_log_path, Live};
+use crate::live::Live;
+use crate::log::source::SourceSpec;
 use crate::protocol::codec::{Frame, FrameError};
 use crate::protocol::lsp::{self, Editor};
 use crate::protocol::{codes, Registry};
@@ -341,15 +341,18 @@ impl Session {
 
     /// Starts following `log` (relative to the first workspace folder) unless a log is already served.
     async fn start_log(&mut self, log: &str) {
-        let path = resolve_log_path(log, std::env::current_dir().ok().as_deref());
-        let current = self.live.tail_status().log_path.map(PathBuf::from);
-        if self.live.start(&path, self.options.live.clone()) {
-            tracing::info!("serving {}", path.display());
-        } else if current.as_deref() != Some(path.as_path()) {
+        let source = match SourceSpec::parse(log) {
+            Ok(source) => source.resolved(std::env::current_dir().ok().as_deref()),
+            Err(error) => return self.client.show_message(1, &format!("dbl: eventLog: {error}")).await,
+        };
+        let current = self.live.tail_status().log_path;
+        if self.live.start_source(&source, self.options.live.clone()) {
+            tracing::info!("serving {}", source.display());
+        } else if current.as_deref() != Some(source.display().as_str()) {
             let message = format!(
                 "dbl: already serving {}; restart the server to serve {}",
-                current.map_or_else(String::new, |p| p.display().to_string()),
-                path.display()
+                current.unwrap_or_default(),
+                source.display()
             );
             tracing::warn!("{message}");
             self.client.show_message(2, &message).await;
