@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real editor clients the client tests drive (see tests/clients/README.md), idempotently:
-# apt packages (Neovim 0.7, Chromium, the toolchain code-server's native modules need, ripgrep),
+# apt packages (Neovim 0.7, Chromium, the toolchain code-server's native modules need, ripgrep, PostgreSQL
+# for tests/sources.rs),
 # the npm dependencies of editors/vscode and tests/clients (npm ci), and code-server 4.100.3 (the
 # last that runs on Node 20) into $DBL_CODE_SERVER_DIR. Prints how long each step took.
 set -euo pipefail
@@ -20,7 +21,7 @@ timed() {
 
 apt_packages() {
   local missing=()
-  for pkg in neovim chromium build-essential pkg-config libkrb5-dev ripgrep; do
+  for pkg in neovim chromium build-essential pkg-config libkrb5-dev ripgrep postgresql; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   if [ ${#missing[@]} -eq 0 ]; then

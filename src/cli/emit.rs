@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::events;
-use crate::log::{encode_record, format_for_new_log, now_ms, LogAppender, LogFormat};
+use crate::log::source::write::Appender;
+use crate::log::{encode_record, now_ms, LogFormat};
 use crate::proto::EventSource;
 
 #[derive(Debug, clap::Args)]
 pub struct EmitArgs {
-    /// The build event log to append to (created if missing; a new `.jsonl` file gets JSON lines).
+    /// The build event log to append to: a file (created if missing; a new `.jsonl` file gets JSON
+    /// lines), a SQLite database or a postgres:// URL (a table is created if there is none).
     /// May also come after the event name.
     #[arg(long, global = true)]
     pub log: Option<PathBuf>,
@@ -126,7 +128,7 @@ pub fn emit(args: &EmitArgs) -> anyhow::Result<()> {
     };
     // Checked here, not by clap: an argument that may follow the event name cannot be marked required.
     let log = args.log.as_deref().context("--log PATH is required: the build event log to append to")?;
-    let stamped = LogAppender::new(log, format_for_new_log(log))
+    let stamped = Appender::open(&log.to_string_lossy())?
         .append(vec![event])
         .with_context(|| format!("cannot append to {}", log.display()))?;
     let mut line = Vec::new();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::events;
-use crate::log::{format_for_new_log, LogAppender};
+use crate::log::source::write::Appender;
 use crate::proto::{JobRunMissingDepsEventV1, JobRunSuccessEventV1, MissingDeps, ReadDeps};
 
 const DEP_READ_PREFIX: &str = "DATABUILD_DEP_READ_JSON:";
@@ -21,7 +21,8 @@ const MISSING_DEPS_PREFIX: &str = "DATABUILD_MISSING_DEPS_JSON:";
 
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
-    /// The build event log to append to (created if missing; a new `.jsonl` file gets JSON lines).
+    /// The build event log to append to: a file (created if missing; a new `.jsonl` file gets JSON
+    /// lines), a SQLite database or a postgres:// URL (a table is created if there is none).
     #[arg(long)]
     pub log: PathBuf,
     #[arg(long)]
@@ -76,7 +77,7 @@ impl JobReport {
 }
 
 pub fn exec(args: &ExecArgs) -> anyhow::Result<ExitCode> {
-    let mut log = LogAppender::new(&args.log, format_for_new_log(&args.log));
+    let mut log = Appender::open(&args.log.to_string_lossy())?;
     let id = args.job_run_id.as_str();
     let wants: Vec<&str> = args.wants.iter().map(String::as_str).collect();
     log.append(vec![events::job_run_buffer(id, &args.job_label, &args.partitions, &wants), events::job_run_queue(id)])

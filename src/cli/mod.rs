@@ -70,7 +70,8 @@ fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
     let mut state = BuildState::new();
     let error = loop {
         let polled = source.poll(crate::live::READ_BUDGET, &mut |record| state.apply(&record.event, record.offset));
-        match polled.map_err(|e| anyhow::anyhow!("cannot read event log {shown}: {e}"))? {
+        // The source's errors name it already.
+        match polled.map_err(|e| anyhow::anyhow!("cannot read the event log: {e}"))? {
             Poll::Missing => anyhow::bail!("{shown}: no event log there (no such database, or no table of events yet)"),
             Poll::Reset(reason) => anyhow::bail!("{shown} was {} while being read; try again", reason.name()),
             Poll::Read(read) if read.at_end => break read.new_error,

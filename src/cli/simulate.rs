@@ -7,14 +7,17 @@ use std::time::Instant;
 
 use anyhow::Context;
 
+use crate::log::source::write::write_table;
+use crate::log::source::{LayoutHint, SourceSpec};
 use crate::log::LogFormat;
-use crate::sim::{write_log, SimConfig};
+use crate::sim::{generate, write_log, SimConfig};
 
 use super::progress::Progress;
 
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
-    /// Where to write the log (created, or overwritten if it exists).
+    /// Where to write the log (created, or overwritten if it exists): a file, or a postgres:// URL
+    /// (the table `bel_events`, or `?table=…`, is replaced; loaded with COPY).
     #[arg(long)]
     pub out: PathBuf,
     /// How many events to write; the last stories are cut wherever the count runs out.
@@ -23,12 +26,24 @@ pub struct SimulateArgs {
     /// The same seed (and event count and format) gives a byte-identical file.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// `bel` (binary, length-delimited protobuf) or `jsonl` (JSON lines).
-    #[arg(long, default_value = "bel", value_parser = ["bel", "jsonl"])]
+    /// `bel` (binary, length-delimited protobuf), `jsonl` (JSON lines) or `sqlite` (a database with the
+    /// recommended table, docs/SOURCES.md). Ignored for a postgres:// URL.
+    #[arg(long, default_value = "bel", value_parser = ["bel", "jsonl", "sqlite"])]
     pub format: String,
 }
 
 pub fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
+    let out = args.out.to_string_lossy();
+    let table = if out.starts_with("postgres://") || out.starts_with("postgresql://") {
+        Some(SourceSpec::parse(&out)?)
+    } else if args.format == "sqlite" {
+        Some(SourceSpec::Sqlite { path: args.out.clone(), layout: LayoutHint::default() })
+    } else {
+        None
+    };
+    if let Some(table) = table {
+        return simulate_into_table(args, &table);
+    }
     let format = LogFormat::from_name(&args.format)
         .with_context(|| format!("unknown --format {:?}; use bel or jsonl", args.format))?;
     let started = Instant::now();
@@ -46,6 +61,32 @@ pub fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
         format.name(),
         args.seed,
         args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `dbl simulate` into a SQLite or PostgreSQL table.
+fn simulate_into_table(args: &SimulateArgs, table: &SourceSpec) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut progress = Progress::new("simulating", "events", args.events, 1 << 18);
+    let config = SimConfig { events: args.events, seed: args.seed };
+    let written = write_table(table, &mut |sink| {
+        let mut n = 0u64;
+        generate(config, &mut |event| {
+            n += 1;
+            if n % 65_536 == 0 {
+                progress.update(n);
+            }
+            sink(event)
+        })
+    })
+    .with_context(|| format!("cannot write {}", table.display()))?;
+    progress.finish();
+    eprintln!(
+        "wrote {written} events (seed {}) to {} in {:.2}s",
+        args.seed,
+        table.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -14,6 +14,7 @@
 mod postgres;
 mod sqlite;
 pub mod table;
+pub mod write;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -43,8 +44,8 @@ pub struct LayoutHint {
 pub const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 
 impl SourceSpec {
-    /// Reads `--log`. A path that does not exist yet is a file, unless it has layout parameters
-    /// (then it is a SQLite database to wait for).
+    /// Reads `--log`. A path that does not exist yet (or is empty) is a log file, unless it has layout
+    /// parameters or a SQLite name (`.db`, `.sqlite`, `.sqlite3`, `.db3`): then it is a SQLite database.
     pub fn parse(text: &str) -> anyhow::Result<SourceSpec> {
         let (base, query) = match text.split_once('?') {
             Some((base, query)) => (base, Some(query)),
@@ -65,7 +66,10 @@ impl SourceSpec {
                 }
                 Ok(SourceSpec::Sqlite { path, layout })
             }
-            None if looks_sqlite => Ok(SourceSpec::Sqlite { path, layout: LayoutHint::default() }),
+            // A SQLite name not written yet (missing, or created empty by a writer a moment ago).
+            None if looks_sqlite || (has_sqlite_name(&path) && read_head(&path).is_none_or(|h| h.is_empty())) => {
+                Ok(SourceSpec::Sqlite { path, layout: LayoutHint::default() })
+            }
             None if base.contains("://") => {
                 anyhow::bail!("{base}: not a log source (give a file path, or a postgres:// URL)")
             }
@@ -171,17 +175,34 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:***@host/db?password=***`.
 pub fn redact_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return url.to_string() };
     let authority_end = url[scheme_end..].find(['/', '?']).map_or(url.len(), |i| scheme_end + i);
     let authority = &url[scheme_end..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
+    let url = match (authority.rfind('@'), authority.find(':')) {
         (Some(at), Some(colon)) if colon < at => {
             format!("{}{}:***{}", &url[..scheme_end], &authority[..colon], &url[scheme_end + at..])
         }
         _ => url.to_string(),
+    };
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => url,
     }
+}
+
+fn has_sqlite_name(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("db" | "sqlite" | "sqlite3" | "db3"))
 }
 
 fn read_head(path: &Path) -> Option<Vec<u8>> {
@@ -254,6 +275,8 @@ mod tests {
         assert_eq!(SourceSpec::parse(log.to_str().unwrap()).unwrap(), SourceSpec::File(log.clone()));
         let missing = dir.path().join("later.bel");
         assert_eq!(SourceSpec::parse(missing.to_str().unwrap()).unwrap(), SourceSpec::File(missing));
+        let later_db = dir.path().join("later.db");
+        assert!(matches!(SourceSpec::parse(later_db.to_str().unwrap()).unwrap(), SourceSpec::Sqlite { .. }));
         let hinted = SourceSpec::parse(&format!("{db_text}?table=bel%5Fevents&key=id&column=event")).unwrap();
         let layout =
             LayoutHint { table: Some("bel_events".into()), key: Some("id".into()), column: Some("event".into()) };
@@ -273,5 +296,6 @@ mod tests {
         assert_eq!(redact_password("postgresql://me:s3cr%40t@db:5432/x"), "postgresql://me:***@db:5432/x");
         assert_eq!(redact_password("postgres://me@db/x"), "postgres://me@db/x");
         assert_eq!(redact_password("postgres://db/x?user=a"), "postgres://db/x?user=a");
+        assert_eq!(redact_password("postgres://db/x?user=a&password=b"), "postgres://db/x?user=a&password=***");
     }
 }

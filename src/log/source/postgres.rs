@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::{Client, NoTls};
+use postgres::{Client, GenericClient, NoTls};
 
 use super::super::tail::{Poll, WakeReason, Wakeups};
 use super::super::LogRecord;
@@ -81,11 +81,10 @@ impl Source for PostgresSource {
                 self.retry = None;
                 Ok(poll)
             }
-            Err(error) => {
-                // A closed connection is retried; an error of the database's own (a bad table) is not
-                // a reason to reconnect, but retrying is harmless and keeps one path.
-                Err(self.failed(error))
-            }
+            // A closed connection is reconnected with backoff; an error of the database's own (an
+            // ambiguous table, say) is retried on the next tick on the same connection.
+            Err(error) if self.client.as_ref().is_none_or(Client::is_closed) => Err(self.failed(error)),
+            Err(error) => Err(error),
         }
     }
 
@@ -102,9 +101,16 @@ impl Source for PostgresSource {
     }
 }
 
-struct PgTables<'a> {
-    client: &'a mut Client,
+/// The queries of a table source, on one connection (or transaction).
+pub struct PgTables<'a, C: GenericClient> {
+    client: &'a mut C,
     shown: &'a str,
+}
+
+impl<'a, C: GenericClient> PgTables<'a, C> {
+    pub fn new(client: &'a mut C, shown: &'a str) -> PgTables<'a, C> {
+        PgTables { client, shown }
+    }
 }
 
 fn encoding_of(data_type: &str) -> Option<Encoding> {
@@ -128,7 +134,7 @@ fn cell(row: &postgres::Row, layout: &TableLayout) -> Cell {
     }
 }
 
-impl PgTables<'_> {
+impl<C: GenericClient> PgTables<'_, C> {
     fn select(&self, layout: &TableLayout) -> String {
         // JSON columns are read as text, so `json` and `jsonb` need no driver support of their own.
         let column = match layout.encoding {
@@ -143,7 +149,7 @@ impl PgTables<'_> {
     }
 }
 
-impl Database for PgTables<'_> {
+impl<C: GenericClient> Database for PgTables<'_, C> {
     fn candidates(&mut self) -> io::Result<Vec<Candidate>> {
         let keys = self
             .client

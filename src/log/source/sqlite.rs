@@ -82,12 +82,17 @@ impl Source for SqliteSource {
     }
 }
 
-struct SqliteTables<'a> {
+/// The queries of a table source, on one SQLite connection (or transaction).
+pub struct SqliteTables<'a> {
     conn: &'a Connection,
     path: &'a Path,
 }
 
-impl SqliteTables<'_> {
+impl<'a> SqliteTables<'a> {
+    pub fn new(conn: &'a Connection, path: &'a Path) -> SqliteTables<'a> {
+        SqliteTables { conn, path }
+    }
+
     fn err(&self, e: rusqlite::Error) -> io::Error {
         sql_error(self.path, e)
     }

@@ -185,7 +185,7 @@ impl TableCursor {
                 let candidates = db.candidates()?;
                 match choose_layout(db, source, hint, candidates)? {
                     Some(layout) => {
-                        tracing::info!("{source}: following {layout}");
+                        tracing::debug!("{source}: following {layout}");
                         self.layout = Some(layout.clone());
                         layout
                     }
