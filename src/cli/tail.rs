@@ -13,7 +13,7 @@ use crate::live::changes::{resolve_event, LineageChange};
 use crate::live::{Published, SubscribeParams};
 use crate::log::follow::{Follower, Step};
 use crate::log::source::SourceSpec;
-use crate::log::tail::{wait_for_wakeup, Poll};
+use crate::log::tail::{found_nothing, Poll, Waiter};
 use crate::protocol::notices::{notice_for, reset_message};
 use crate::render::Paint;
 use crate::state::BuildState;
@@ -53,18 +53,20 @@ pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     let spec = SourceSpec::parse(&args.log.to_string_lossy())?;
     let (wake_tx, wake_rx) = mpsc::sync_channel(1);
     let _wakeups = spec.wakeups(wake_tx);
+    let mut waiter = Waiter::new(wake_rx, Duration::from_millis(args.poll_ms));
     let mut source = spec.open();
     let mut follow = Follow::new(args, spec.display());
     loop {
         let mut out = std::io::stdout().lock();
         let polled = source.poll(4 << 20, &mut |record| follow.apply(&record.event, record.offset, &mut out));
         let more = follow.on_poll(&polled, &mut out)?;
+        let nothing = found_nothing(&polled);
         out.flush()?;
         drop(out);
         if follow.done() {
             return Ok(());
         }
-        if !more && !wait_for_wakeup(&wake_rx, Duration::from_millis(args.poll_ms)) {
+        if !more && !waiter.wait(nothing) {
             return Ok(());
         }
     }

@@ -28,7 +28,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::log::follow::{Follower, Step};
 use crate::log::source::{Position, Source, SourceSpec};
-use crate::log::tail::{wait_for_wakeup, Poll, Read, WakeReason};
+use crate::log::tail::{found_nothing, Poll, Read, Waiter, WakeReason};
 use crate::log::LogRecord;
 use crate::state::BuildState;
 pub use changes::{LineageChange, Published, SubscribeParams};
@@ -268,6 +268,7 @@ fn read_log(
     polls: mpsc::SyncSender<Polled>,
     spent: mpsc::Receiver<Vec<LogRecord>>,
 ) {
+    let mut waiter = Waiter::new(wake, poll_every);
     while !stop.load(Ordering::SeqCst) {
         let mut records = match spent.try_recv() {
             Ok(mut reused) => {
@@ -282,6 +283,7 @@ fn read_log(
             Ok(Poll::Read(read)) => !read.at_end,
             _ => false,
         };
+        let nothing = found_nothing(&polled);
         let message = Polled {
             polled,
             records,
@@ -296,7 +298,7 @@ fn read_log(
         while let Ok(batch) = spent.try_recv() {
             drop(batch);
         }
-        if !read_more && !wait_for_wakeup(&wake, poll_every) {
+        if !read_more && !waiter.wait(nothing) {
             break;
         }
     }

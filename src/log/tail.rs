@@ -311,12 +311,50 @@ pub enum WakeReason {
     Stop,
 }
 
-/// Waits for a wake-up or the poll timer. Returns `false` when told to stop (or every sender is gone).
-pub fn wait_for_wakeup(wake: &mpsc::Receiver<WakeReason>, poll: Duration) -> bool {
-    match wake.recv_timeout(poll) {
-        Ok(WakeReason::Notify) | Err(mpsc::RecvTimeoutError::Timeout) => true,
-        Ok(WakeReason::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => false,
+/// How a follow loop waits between polls: for a wake-up hint or the poll timer. A hint can come
+/// before what it announces is readable (a SQLite writer appends to its `-wal` file, then publishes the
+/// commit in the `-shm` index, which is memory-mapped and raises no notification), so a poll after a
+/// hint that found nothing is followed by a few quick ones (1, 4 and 16 ms later) before the loop
+/// falls back to the timer.
+pub struct Waiter {
+    wake: mpsc::Receiver<WakeReason>,
+    poll: Duration,
+    /// Quick polls left after the last hint.
+    settling: u32,
+}
+
+const SETTLE_POLLS: u32 = 3;
+
+impl Waiter {
+    pub fn new(wake: mpsc::Receiver<WakeReason>, poll: Duration) -> Waiter {
+        Waiter { wake, poll, settling: 0 }
     }
+
+    /// Waits before the next poll; `found_nothing`: the last poll read nothing new. Returns `false`
+    /// when told to stop (or every sender is gone).
+    pub fn wait(&mut self, found_nothing: bool) -> bool {
+        if !found_nothing {
+            self.settling = 0;
+        }
+        let timeout = match self.settling {
+            0 => self.poll,
+            left => self.poll.min(Duration::from_millis(1 << (2 * (SETTLE_POLLS - left)))),
+        };
+        self.settling = self.settling.saturating_sub(1);
+        match self.wake.recv_timeout(timeout) {
+            Ok(WakeReason::Notify) => {
+                self.settling = SETTLE_POLLS;
+                true
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => true,
+            Ok(WakeReason::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => false,
+        }
+    }
+}
+
+/// Whether a poll read nothing new.
+pub fn found_nothing(polled: &io::Result<Poll>) -> bool {
+    !matches!(polled, Ok(Poll::Read(read)) if read.bytes_read > 0)
 }
 
 #[cfg(test)]
