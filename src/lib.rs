@@ -10,12 +10,14 @@
 //! - [`editor`]: partition refs in open documents and the editor features, as typed functions;
 //! - [`live`]: the daemon's one ingest thread and the changes it publishes;
 //! - [`protocol`]: the only JSON-RPC and LSP: the method registry, stdio and WebSocket transports;
+//! - [`daemon`]: one shared daemon per log: its socket, the daemon, the forwarder;
 //! - [`cli`]: the `dbl` subcommands, small functions over the layers above.
 //!
 //! See `docs/ARCHITECTURE.md` for the map and its invariants.
 
 pub mod calendar;
 pub mod cli;
+pub mod daemon;
 pub mod editor;
 pub mod events;
 pub mod live;

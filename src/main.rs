@@ -19,6 +19,8 @@ enum Command {
     Emit(dbl::cli::EmitArgs),
     /// The daemon: LSP/JSON-RPC on stdio (default), optionally WebSocket on --listen; follows the log live.
     Serve(dbl::cli::ServeArgs),
+    /// The shared daemon for one log (started by `serve --remote auto`), or `daemon status|stop`.
+    Daemon(dbl::cli::DaemonArgs),
     /// Follow a log in-process and print lineage changes as they land, one line each.
     Tail(dbl::cli::TailArgs),
     /// Write a realistic synthetic log: N events, byte-identical for a seed (see docs/SIMULATE.md).
@@ -53,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Emit(args) => dbl::cli::emit(&args),
         Command::Serve(args) => return report(dbl::cli::serve(&args)),
         Command::Tail(args) => dbl::cli::tail(&args),
+        Command::Daemon(args) => dbl::cli::daemon(&args),
         Command::Simulate(args) => dbl::cli::simulate(&args),
         Command::Want(args) => dbl::cli::want(&args),
         Command::Lineage(args) => dbl::cli::lineage(&args),

@@ -1,6 +1,7 @@
 //! The `dbl` subcommands: each is a small function over the library layers.
 
 pub mod color;
+mod daemon;
 mod emit;
 mod exec;
 mod progress;
@@ -10,6 +11,7 @@ mod status;
 mod tail;
 mod views;
 
+pub use daemon::{daemon, DaemonArgs};
 pub use emit::{emit, EmitArgs};
 pub use exec::{exec, ExecArgs, JobReport};
 pub use serve::{serve, ServeArgs};

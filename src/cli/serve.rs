@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::daemon;
 use crate::live::{Live, LiveOptions};
 use crate::log::source::SourceSpec;
 use crate::protocol::limits::Limits;
@@ -53,6 +54,10 @@ pub struct ServeArgs {
     /// Text of open documents one editor session may hold, in bytes.
     #[arg(long, default_value_t = Limits::default().max_open_document_bytes)]
     pub max_open_document_bytes: usize,
+    /// Forward stdio to a shared daemon instead of serving in this process: `auto` finds (or starts) the
+    /// daemon for `--log` on this machine; `unix:PATH` connects to the one at PATH.
+    #[arg(long, value_name = "auto|unix:PATH", requires = "log", conflicts_with = "listen")]
+    pub remote: Option<String>,
     /// Print every method name the server answers or sends, one per line, and exit.
     #[arg(long)]
     pub list_methods: bool,
@@ -67,6 +72,9 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     if args.poll_ms == 0 {
         anyhow::bail!("--poll-ms must be at least 1 (got 0)");
+    }
+    if let Some(remote) = &args.remote {
+        return forward(args, remote);
     }
     let options =
         LiveOptions { poll: Duration::from_millis(args.poll_ms), notify: !args.no_notify, ..Default::default() };
@@ -103,6 +111,35 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(code)
     })?;
     // A pending read of stdin must not hold the process: do not wait for blocking threads.
+    runtime.shutdown_background();
+    Ok(ExitCode::from(code as u8))
+}
+
+/// `--remote`: forwards stdio to the shared daemon for the log.
+fn forward(args: &ServeArgs, remote: &str) -> anyhow::Result<ExitCode> {
+    let log = args.log.as_ref().expect("clap requires --log with --remote");
+    let spec = SourceSpec::parse(&log.to_string_lossy())?.resolved(std::env::current_dir().ok().as_deref());
+    let stream = match remote {
+        "auto" => {
+            // The daemon runs elsewhere: give it an absolute path (a URL as it is).
+            let log_arg = match &spec {
+                SourceSpec::Postgres { .. } => log.to_string_lossy().into_owned(),
+                _ => std::path::absolute(log).unwrap_or_else(|_| log.clone()).to_string_lossy().into_owned(),
+            };
+            let daemon_args = vec!["--poll-ms".to_string(), args.poll_ms.to_string()];
+            daemon::forward::connect_or_start(&spec, &log_arg, &daemon_args)?
+        }
+        other => match other.strip_prefix("unix:") {
+            Some(path) => daemon::forward::connect(std::path::Path::new(path))?,
+            None => anyhow::bail!("--remote {other:?}: expected auto or unix:PATH"),
+        },
+    };
+    stream.set_nonblocking(true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = runtime.block_on(async {
+        let stream = tokio::net::UnixStream::from_std(stream)?;
+        anyhow::Ok(daemon::forward::forward(tokio::io::stdin(), tokio::io::stdout(), stream, &spec.display()).await)
+    })?;
     runtime.shutdown_background();
     Ok(ExitCode::from(code as u8))
 }

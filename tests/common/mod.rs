@@ -64,8 +64,14 @@ pub struct LspClient {
 impl LspClient {
     /// Spawns `dbl serve` with `args`; stderr goes to a file next to `dir`.
     pub fn spawn(dir: &Path, args: &[&str]) -> LspClient {
+        LspClient::spawn_with_env(dir, args, &[])
+    }
+
+    /// Like [`LspClient::spawn`], with environment variables set for the server.
+    pub fn spawn_with_env(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> LspClient {
         let stderr_path = dir.join(format!("stderr-{}.txt", std::process::id() as u128 * 1000 + rand_suffix()));
         let mut child = dbl()
+            .envs(env.iter().copied())
             .arg("serve")
             .args(args)
             .stdin(Stdio::piped())

@@ -1,0 +1,124 @@
+//! `dbl daemon`: the shared daemon for one log (see `crate::daemon`), and `dbl daemon status|stop`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::daemon::place::{self, Place};
+use crate::daemon::serve::{run, DaemonOptions};
+use crate::live::LiveOptions;
+use crate::log::source::SourceSpec;
+use crate::protocol::stdio::StdioOptions;
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DaemonArgs {
+    #[command(subcommand)]
+    pub command: Option<DaemonCommand>,
+    /// The log to serve: a file, a SQLite database or a postgres:// URL.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// The socket to listen on (default: this log's place under $XDG_RUNTIME_DIR/dbl/).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Exit after this many seconds without a session (default 3 h).
+    #[arg(long, default_value_t = 3 * 3600)]
+    pub idle_timeout: u64,
+    /// Poll the log this often (ms), whether or not notifications arrive.
+    #[arg(long, default_value_t = 250)]
+    pub poll_ms: u64,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DaemonCommand {
+    /// List the running daemons of this user and their sessions.
+    Status {
+        /// `text` for people, `json` for tools.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
+    /// Stop the daemon serving a log.
+    Stop {
+        #[arg(long)]
+        log: PathBuf,
+    },
+}
+
+pub fn daemon(args: &DaemonArgs) -> anyhow::Result<()> {
+    match &args.command {
+        Some(DaemonCommand::Status { format }) => return status(format == "json"),
+        Some(DaemonCommand::Stop { log }) => return stop(log),
+        None => {}
+    }
+    let log = args.log.as_ref().ok_or_else(|| anyhow::anyhow!("--log is required: the log the daemon serves"))?;
+    let spec = SourceSpec::parse(&log.to_string_lossy())?.resolved(std::env::current_dir().ok().as_deref());
+    let place = match &args.socket {
+        Some(socket) => Place {
+            dir: socket.parent().map(PathBuf::from).unwrap_or_default(),
+            key: socket.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+        },
+        None => Place::for_source(&spec)?,
+    };
+    let options = DaemonOptions {
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        stdio: StdioOptions {
+            live: LiveOptions { poll: Duration::from_millis(args.poll_ms.max(1)), ..LiveOptions::default() },
+            ..StdioOptions::default()
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("dbl-daemon").build()?;
+    let outcome = runtime.block_on(run(&spec, &place, options));
+    runtime.shutdown_background();
+    outcome
+}
+
+fn status(json: bool) -> anyhow::Result<()> {
+    let mut listed = Vec::new();
+    for (place, info) in place::all()? {
+        let alive = info.as_ref().is_some_and(|i| place::alive(i.pid))
+            && std::os::unix::net::UnixStream::connect(place.socket()).is_ok();
+        if !alive {
+            // A dead daemon's remains: cleaned up here, as a forwarder would.
+            place.clean();
+            continue;
+        }
+        listed.extend(info);
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(());
+    }
+    if listed.is_empty() {
+        println!("no daemon running");
+    }
+    for info in listed {
+        let sessions: Vec<String> = info.sessions.iter().map(|s| s.id.to_string()).collect();
+        println!(
+            "pid {}  dbl {}  {}  {} session{} [{}]  socket {}",
+            info.pid,
+            info.version,
+            info.log,
+            sessions.len(),
+            if sessions.len() == 1 { "" } else { "s" },
+            sessions.join(", "),
+            info.socket
+        );
+    }
+    Ok(())
+}
+
+fn stop(log: &std::path::Path) -> anyhow::Result<()> {
+    let spec = SourceSpec::parse(&log.to_string_lossy())?;
+    let place = Place::for_source(&spec)?;
+    let info = place.read_info().filter(|i| place::alive(i.pid));
+    let Some(info) = info else { anyhow::bail!("no daemon is serving {}", spec.display()) };
+    let status = std::process::Command::new("kill").args(["-TERM", &info.pid.to_string()]).status()?;
+    anyhow::ensure!(status.success(), "cannot signal daemon {}", info.pid);
+    for _ in 0..500 {
+        if !place::alive(info.pid) {
+            println!("stopped the daemon for {} (pid {})", info.log, info.pid);
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    anyhow::bail!("daemon {} did not stop within 5 s", info.pid)
+}
