@@ -69,13 +69,22 @@ fn neovim_hover_and_definition() {
         .env("DBL", env!("CARGO_BIN_EXE_dbl"))
         .env("DBL_LOG", fixture())
         .env("DBL_WORKDIR", dir.path())
+        // The shared daemon Neovim's forwarder starts lives here, private to this test.
+        .env("XDG_RUNTIME_DIR", dir.path())
         .current_dir(dir.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     eprintln!("{stderr}");
+    let stopped = Command::new(env!("CARGO_BIN_EXE_dbl"))
+        .args(["daemon", "stop", "--log"])
+        .arg(fixture())
+        .env("XDG_RUNTIME_DIR", dir.path())
+        .output()
+        .unwrap();
     assert!(output.status.success(), "Neovim test failed ({}):\n{stderr}", output.status);
     assert!(stderr.contains("nvim-test: PASS"), "no PASS line:\n{stderr}");
+    assert!(stopped.status.success(), "Neovim went through a shared daemon: {stopped:?}");
     eprintln!("neovim client test took {:?}", started.elapsed());
 }
 

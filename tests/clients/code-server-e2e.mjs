@@ -106,13 +106,15 @@ async function main() {
       '--disable-workspace-trust',
       workspace,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+    // The extension serves through the shared daemon (`--remote auto`): keep it private to this run.
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, XDG_RUNTIME_DIR: root } },
   );
   let serverLog = '';
   server.stdout.on('data', (d) => (serverLog += d));
   server.stderr.on('data', (d) => (serverLog += d));
   let browser;
   let page;
+  let failed = false;
   const started = Date.now();
   try {
     const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`;
@@ -274,6 +276,7 @@ async function main() {
       e.message += `\n--- rows and status bar items ---\n${rows.join('\n')}`;
       await page.screenshot({ path: join(ARTIFACTS, 'failure.png') }).catch(() => undefined);
     }
+    failed = true;
     e.message += `\n--- code-server output (tail) ---\n${serverLog.slice(-3000)}`;
     throw e;
   } finally {
@@ -283,6 +286,13 @@ async function main() {
     } catch {
       // already gone
     }
+    // The extension went through the shared daemon: stopping it proves so, and leaves nothing running.
+    const stop = spawnSync(DBL, ['daemon', 'stop', '--log', join(workspace, 'demo.jsonl')], {
+      env: { ...process.env, XDG_RUNTIME_DIR: root },
+      encoding: 'utf8',
+    });
+    if (stop.status !== 0 && !failed) throw new Error(`no shared daemon served the extension: ${stop.stderr}`);
+    log(stop.stdout.trim());
   }
 }
 

@@ -17,6 +17,7 @@ import {
   refArgument,
   refsShown,
   Status,
+  serverArgs,
   TreeNode,
 } from './model';
 
@@ -32,6 +33,7 @@ function settings() {
     eventLog,
     refPatterns: config.get<string[]>('refPatterns', []),
     fanoutLimit: config.get<number>('fanoutLimit', 20),
+    sharedDaemon: config.get<boolean>('sharedDaemon', true),
   };
 }
 
@@ -171,7 +173,7 @@ export async function activate(context: vscode.ExtensionContext) {
   const s = settings();
   const serverOptions: ServerOptions = {
     command: s.serverPath,
-    args: ['serve', ...(s.eventLog ? ['--log', s.eventLog] : [])],
+    args: serverArgs(s.eventLog, s.sharedDaemon),
     transport: 0 /* stdio: vscode-languageclient appends --stdio */,
   };
   const clientOptions: LanguageClientOptions = {

@@ -254,3 +254,13 @@ export function pickLabel(item: NeighbourItem): { label: string; description: st
       : 'not mentioned in the open documents or workspace',
   };
 }
+
+/**
+ * The arguments of `dbl` for the language server (vscode-languageclient appends `--stdio`): through the
+ * shared daemon for the log (`--remote auto`, one state for every window) unless turned off, or when no
+ * log is configured (then the editor's `eventLog` setting, if any, is served in-process).
+ */
+export function serverArgs(eventLog: string, sharedDaemon: boolean): string[] {
+  if (!eventLog) return ['serve'];
+  return sharedDaemon ? ['serve', '--remote', 'auto', '--log', eventLog] : ['serve', '--log', eventLog];
+}

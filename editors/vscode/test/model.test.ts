@@ -10,6 +10,7 @@ import {
   Neighbours,
   noticeOf,
   pickLabel,
+  serverArgs,
   refArgument,
   refsShown,
   stateIcon,
@@ -137,4 +138,10 @@ test('quick pick labels show where a ref appears', () => {
   assert.equal(pickLabel(down.data.items[0]).detail, 'not mentioned in the open documents or workspace');
   assert.equal(stateIcon('Tainted'), 'flame');
   assert.equal(stateIcon('Whatever'), 'circle-outline');
+});
+
+test('the server goes through the shared daemon for a configured log unless turned off', () => {
+  assert.deepEqual(serverArgs('/w/bel.db', true), ['serve', '--remote', 'auto', '--log', '/w/bel.db']);
+  assert.deepEqual(serverArgs('/w/bel.db', false), ['serve', '--log', '/w/bel.db']);
+  assert.deepEqual(serverArgs('', true), ['serve']);
 });

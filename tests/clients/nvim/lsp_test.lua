@@ -1,4 +1,4 @@
--- Headless Neovim 0.7 against `dbl serve --stdio`: hover and definition on a file that mentions
+-- Headless Neovim 0.7 against `dbl serve --stdio --remote auto` (the shared daemon): hover and definition on a file that mentions
 -- refs of the demo log. Run by tests/editor_clients.rs as
 --   DBL=... DBL_LOG=... DBL_WORKDIR=... timeout 60 nvim --headless -u NONE -c 'luafile lsp_test.lua'
 -- It always ends with `qall!` (pass) or `cquit 1` (fail): an uncaught error would leave Neovim waiting.
@@ -34,7 +34,8 @@ local function main()
   local buf = vim.api.nvim_get_current_buf()
   local id = vim.lsp.start_client({
     name = 'dbl',
-    cmd = { dbl, 'serve', '--log', bel, '--stdio' },
+    -- As the README's snippet: through the shared daemon for the log.
+    cmd = { dbl, 'serve', '--remote', 'auto', '--log', bel, '--stdio' },
     root_dir = dir,
     init_options = { fanoutLimit = 10 },
     on_exit = function(code, signal)
