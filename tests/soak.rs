@@ -306,7 +306,7 @@ fn soak() {
 
         let changing = changing_event_ids(&events);
         let resets = status["resets"].as_u64().unwrap();
-        let last_after = |since: Option<u64>| changing.iter().copied().filter(|&id| id > since.unwrap_or(0)).last();
+        let last_after = |since: Option<u64>| changing.iter().copied().rfind(|&id| id > since.unwrap_or(0));
         // Generous: a debug build on a busy 2-core machine delivers thousands of notices to 8 clients.
         let wait = Instant::now() + TIMEOUT * 3;
         for (i, subscriber) in subscribers.iter().enumerate() {

@@ -91,7 +91,7 @@ pub fn load_state(path: &Path) -> anyhow::Result<(BuildState, LoadedLog)> {
     let mut progress = Progress::new("loading", "bytes", size, 64 << 20);
     let mut state = BuildState::new();
     let loaded = load_file(path, &mut |record| {
-        if state.events_applied() % 65_536 == 0 {
+        if state.events_applied().is_multiple_of(65_536) {
             progress.update(record.offset);
         }
         state.apply(&record.event, record.offset);

@@ -75,7 +75,7 @@ fn simulate_into_table(args: &SimulateArgs, table: &SourceSpec) -> anyhow::Resul
         let mut n = 0u64;
         generate(config, &mut |event| {
             n += 1;
-            if n % 65_536 == 0 {
+            if n.is_multiple_of(65_536) {
                 progress.update(n);
             }
             sink(event)

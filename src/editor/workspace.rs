@@ -212,7 +212,7 @@ mod tests {
             ["a.md", "b.txt"],
             "the 2.6 MB file is over the size bound; links and the FIFO are not followed"
         );
-        assert!(looks_like_event_log(&straddling) == false);
+        assert!(!looks_like_event_log(&straddling));
         assert_eq!(char_floor("aé", 2), 1);
     }
 

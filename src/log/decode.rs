@@ -223,7 +223,12 @@ impl Decoder {
 }
 
 fn sniff(bytes: &[u8]) -> Option<LogFormat> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if bytes.len() < BOM.len() && BOM.starts_with(bytes) {
+        // Maybe the start of a JSON log's byte order mark: wait for the rest (found by fuzzing).
+        return None;
+    }
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     let first = *bytes.first()?;
     if first == b'{' {
         // A binary record of exactly 123 bytes also starts with `{`; what follows tells them apart.
@@ -399,6 +404,25 @@ mod tests {
         assert_eq!(sniff(b"{"), None);
         assert_eq!(sniff(b"{\"event_id\":1}"), Some(LogFormat::JsonLines));
         assert_eq!(sniff(&[0x7b, 0x08, 0x01]), Some(LogFormat::Binary), "a 123-byte binary record");
+    }
+
+    #[test]
+    fn a_byte_order_mark_split_across_chunks_still_sniffs_json() {
+        // fuzz/regressions/decode_jsonl/: a first chunk ending inside the BOM was sniffed as binary.
+        let log = "\u{feff}{\"event_id\":1,\"job_run_queue_v1\":{\"job_run_id\":\"JR-1\"}}\n";
+        for split in 1..4 {
+            let mut decoder = Decoder::new();
+            let (records, error) = decode_all(&mut decoder, &[&log.as_bytes()[..split], &log.as_bytes()[split..]]);
+            assert_eq!(
+                (records.len(), error, decoder.format()),
+                (1, None, Some(LogFormat::JsonLines)),
+                "split {split}"
+            );
+        }
+        assert_eq!(sniff(b"\xEF"), None);
+        assert_eq!(sniff(b"\xEF\xBB"), None);
+        assert_eq!(sniff(b"\xEF\xBB\xBF"), None);
+        assert_eq!(sniff(b"\xEF\xBC"), Some(LogFormat::Binary));
     }
 
     #[test]

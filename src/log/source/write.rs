@@ -234,12 +234,12 @@ fn create_pg_table(layout: &TableLayout) -> String {
     )
 }
 
+/// Hands every event of a log, in order, to the sink it is given; returns how many.
+pub type Fill<'a> = &'a mut dyn FnMut(&mut dyn FnMut(&DataBuildEvent) -> io::Result<()>) -> io::Result<u64>;
+
 /// Writes a whole log into a new table of the recommended layout (replacing one of that name):
 /// `fill` hands every event, in order, to the sink it is given. Returns the events written.
-pub fn write_table(
-    spec: &SourceSpec,
-    fill: &mut dyn FnMut(&mut dyn FnMut(&DataBuildEvent) -> io::Result<()>) -> io::Result<u64>,
-) -> anyhow::Result<u64> {
+pub fn write_table(spec: &SourceSpec, fill: Fill<'_>) -> anyhow::Result<u64> {
     match spec {
         SourceSpec::Sqlite { path, layout } => write_sqlite(path, &recommended(layout), fill),
         SourceSpec::Postgres { url, layout, .. } => write_postgres(url, &recommended(layout), fill),
@@ -247,11 +247,7 @@ pub fn write_table(
     }
 }
 
-fn write_sqlite(
-    path: &Path,
-    layout: &TableLayout,
-    fill: &mut dyn FnMut(&mut dyn FnMut(&DataBuildEvent) -> io::Result<()>) -> io::Result<u64>,
-) -> anyhow::Result<u64> {
+fn write_sqlite(path: &Path, layout: &TableLayout, fill: Fill<'_>) -> anyhow::Result<u64> {
     let shown = path.display().to_string();
     let err = |e: rusqlite::Error| anyhow::anyhow!("{shown}: {e}");
     let _ = std::fs::remove_file(path);
@@ -281,11 +277,7 @@ fn write_sqlite(
     Ok(written)
 }
 
-fn write_postgres(
-    url: &str,
-    layout: &TableLayout,
-    fill: &mut dyn FnMut(&mut dyn FnMut(&DataBuildEvent) -> io::Result<()>) -> io::Result<u64>,
-) -> anyhow::Result<u64> {
+fn write_postgres(url: &str, layout: &TableLayout, fill: Fill<'_>) -> anyhow::Result<u64> {
     let shown = redact_password(url);
     let err = |e: postgres::Error| anyhow::anyhow!("{shown}: {e}");
     let mut client = Client::connect(url, NoTls).map_err(err)?;
