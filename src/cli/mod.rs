@@ -65,23 +65,48 @@ pub fn load_source(log: &str) -> anyhow::Result<(BuildState, Loaded)> {
     load_table(&spec)
 }
 
-/// A table source, polled to its end.
+/// A table source, polled to its end on a second thread while this one applies what it read (as
+/// `load_file` does for files), so a large table loads on both cores.
 fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
     let shown = spec.display();
-    let mut source = spec.open();
+    let (batches_tx, batches) = std::sync::mpsc::sync_channel::<Vec<crate::log::LogRecord>>(4);
     let mut state = BuildState::new();
-    let error = loop {
-        let polled = source.poll(crate::live::READ_BUDGET, &mut |record| state.apply(&record.event, record.offset));
-        // The source's errors name it already.
-        match polled.map_err(|e| anyhow::anyhow!("cannot read the event log: {e}"))? {
-            Poll::Missing => anyhow::bail!("{shown}: no event log there (no such database, or no table of events yet)"),
-            Poll::Reset(reason) => anyhow::bail!("{shown} was {} while being read; try again", reason.name()),
-            Poll::Read(read) if read.at_end => break read.new_error,
-            Poll::Read(_) => {}
+    let (source, error) = std::thread::scope(|scope| {
+        // The sender moves into the reader: the loop below ends when the reader does.
+        let reader = scope.spawn(move || -> anyhow::Result<_> {
+            let mut source = spec.open();
+            loop {
+                let mut batch = Vec::new();
+                let polled = source.poll(crate::live::READ_BUDGET, &mut |record| batch.push(record));
+                // The source's errors name it already.
+                let polled = polled.map_err(|e| anyhow::anyhow!("cannot read the event log: {e}"))?;
+                let _ = batches_tx.send(batch);
+                match polled {
+                    Poll::Missing => {
+                        anyhow::bail!("{shown}: no event log there (no such database, or no table of events yet)")
+                    }
+                    Poll::Reset(reason) => anyhow::bail!("{shown} was {} while being read; try again", reason.name()),
+                    Poll::Read(read) if read.at_end => return Ok((source, read.new_error)),
+                    Poll::Read(_) => {}
+                }
+            }
+        });
+        for batch in batches {
+            for record in &batch {
+                state.apply(&record.event, record.offset);
+            }
         }
-    };
+        reader.join().expect("the reading thread does not panic")
+    })?;
     let table = source.table().map(TableStatus::of);
-    let loaded = Loaded { shown, format: source.format(), position: source.position(), table, file_bytes: 0, error };
+    let loaded = Loaded {
+        shown: spec.display(),
+        format: source.format(),
+        position: source.position(),
+        table,
+        file_bytes: 0,
+        error,
+    };
     Ok((state, loaded))
 }
 

@@ -314,7 +314,7 @@ pub enum WakeReason {
 /// How a follow loop waits between polls: for a wake-up hint or the poll timer. A hint can come
 /// before what it announces is readable (a SQLite writer appends to its `-wal` file, then publishes the
 /// commit in the `-shm` index, which is memory-mapped and raises no notification), so a poll after a
-/// hint that found nothing is followed by a few quick ones (1, 4 and 16 ms later) before the loop
+/// hint that found nothing is followed by a few quick ones (1, 4, 16 and 64 ms later) before the loop
 /// falls back to the timer.
 pub struct Waiter {
     wake: mpsc::Receiver<WakeReason>,
@@ -323,7 +323,7 @@ pub struct Waiter {
     settling: u32,
 }
 
-const SETTLE_POLLS: u32 = 3;
+const SETTLE_POLLS: u32 = 4;
 
 impl Waiter {
     pub fn new(wake: mpsc::Receiver<WakeReason>, poll: Duration) -> Waiter {
