@@ -53,3 +53,8 @@ fn lsp_frames() {
 fn editor_sync() {
     replay("editor_sync", props::editor_sync);
 }
+
+#[test]
+fn decode_row() {
+    replay("decode_row", props::decode_row);
+}
