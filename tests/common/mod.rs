@@ -2,6 +2,8 @@
 //! the server's stdout carries nothing but well-formed frames.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
