@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
 
 import {
+  browserLink,
+  browserTarget,
   focusNodes,
   formatStatus,
   LspLocation,
@@ -13,6 +15,7 @@ import {
   neighbourNodes,
   Neighbours,
   noticeOf,
+  pageUrl,
   pickLabel,
   refArgument,
   refsShown,
@@ -21,6 +24,8 @@ import {
 } from './model';
 
 let client: LanguageClient | undefined;
+/** The base URL of the daemon's web pages (`databuild/status`'s `pages`), when it serves them. */
+let pagesBase: string | undefined;
 
 function settings() {
   const config = vscode.workspace.getConfiguration('databuild');
@@ -32,6 +37,7 @@ function settings() {
     eventLog,
     refPatterns: config.get<string[]>('refPatterns', []),
     fanoutLimit: config.get<number>('fanoutLimit', 20),
+    listen: config.get<string>('listen', '').trim(),
   };
 }
 
@@ -171,7 +177,7 @@ export async function activate(context: vscode.ExtensionContext) {
   const s = settings();
   const serverOptions: ServerOptions = {
     command: s.serverPath,
-    args: ['serve', ...(s.eventLog ? ['--log', s.eventLog] : [])],
+    args: ['serve', ...(s.eventLog ? ['--log', s.eventLog] : []), ...(s.listen ? ['--listen', s.listen] : [])],
     transport: 0 /* stdio: vscode-languageclient appends --stdio */,
   };
   const clientOptions: LanguageClientOptions = {
@@ -180,6 +186,17 @@ export async function activate(context: vscode.ExtensionContext) {
     synchronize: { configurationSection: 'databuild' },
     markdown: { isTrusted: true },
     outputChannel: output,
+    middleware: {
+      // With pages served, a hover on a ref also offers its page in the browser.
+      provideHover: async (document, position, token, next) => {
+        const hover = await next(document, position, token);
+        if (!hover || !pagesBase || !hover.range) return hover;
+        const ref = document.getText(hover.range);
+        const link = new vscode.MarkdownString(browserLink(ref));
+        link.isTrusted = { enabledCommands: ['databuild.openInBrowser'] };
+        return new vscode.Hover([...hover.contents, link], hover.range);
+      },
+    },
   };
   client = new LanguageClient('databuild', 'Databuild Lineage', serverOptions, clientOptions);
 
@@ -188,6 +205,8 @@ export async function activate(context: vscode.ExtensionContext) {
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 0);
   status.command = 'databuild.showLineage';
   const paint = (st: Status | undefined, failure?: string) => {
+    pagesBase = st?.pages ?? undefined;
+    void vscode.commands.executeCommand('setContext', 'databuild.pagesAvailable', pagesBase !== undefined);
     const f = formatStatus(st, failure);
     status.text = f.text;
     status.tooltip = f.tooltip;
@@ -245,6 +264,15 @@ export async function activate(context: vscode.ExtensionContext) {
       } catch (e) {
         reportError('show want fulfillment', e);
       }
+    }),
+    vscode.commands.registerCommand('databuild.openInBrowser', async (arg?: unknown) => {
+      if (!pagesBase) {
+        return void vscode.window.showInformationMessage(
+          'Databuild: no web pages: set databuild.listen (e.g. 127.0.0.1:0) so that dbl serve also listens',
+        );
+      }
+      const target = browserTarget(arg, tree.focus);
+      await vscode.env.openExternal(vscode.Uri.parse(pageUrl(pagesBase, target.kind, target.id)));
     }),
     vscode.commands.registerCommand('databuild.openLocation', async (node?: TreeNode) => {
       if (!node?.location) return;
