@@ -54,23 +54,38 @@ impl WebPages {
     }
 
     fn page(&self, route: Route) -> Reply {
-        let live = &self.live;
         match route {
-            Route::Home => html(pages::home::page(live)),
-            Route::Search { q } => match pages::search::search(&live.read(), &q) {
-                pages::search::Outcome::Go(to) => Reply::Redirect(to),
-                pages::search::Outcome::Results(page) => html(*page),
-            },
-            Route::Want { id, expand_retries } => view_page(pages::want::page(&live.read(), &id, expand_retries)),
-            Route::JobRun { id } => view_page(pages::job_run::page(&live.read(), &id)),
-            Route::Partition { key } => view_page(pages::partition::page(&live.read(), &key)),
-            Route::Lineage { key, params } => view_page(pages::lineage::page(&live.read(), &key, params)),
+            Route::Home => html(pages::home::page(&self.live)),
+            Route::Search { q } => {
+                let outcome = pages::search::search(&self.live.read(), &q);
+                match outcome {
+                    pages::search::Outcome::Go(to) => Reply::Redirect(to),
+                    pages::search::Outcome::Results(page) => html(*page),
+                }
+            }
+            Route::Want { id, expand_retries } => {
+                let page = pages::want::page(&self.live.read(), &id, expand_retries);
+                view_page(page)
+            }
+            Route::JobRun { id } => {
+                let page = pages::job_run::page(&self.live.read(), &id);
+                view_page(page)
+            }
+            Route::Partition { key } => {
+                let page = pages::partition::page(&self.live.read(), &key);
+                view_page(page)
+            }
+            Route::Lineage { key, params } => {
+                let page = pages::lineage::page(&self.live.read(), &key, params);
+                view_page(page)
+            }
             Route::Asset(asset) => Reply::Asset(asset),
         }
     }
 }
 
-/// Renders a page, or the error page. The state's lock is released by now: the page owns what it shows.
+/// Renders a page, or the error page. Each page is built in its own `let`, so the state's read lock (a
+/// temporary of that statement) is released before the HTML is rendered: the page owns what it shows.
 fn view_page<T: Template>(page: Result<T, PageError>) -> Reply {
     match page {
         Ok(page) => html(page),

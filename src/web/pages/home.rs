@@ -9,7 +9,7 @@ use super::{when, Frame};
 use crate::live::Live;
 use crate::protocol;
 use crate::state::BuildState;
-use crate::views::{self, ListParams};
+use crate::views::{self, ListParams, Page, Response, ViewError};
 
 /// How many wants and job runs the home page lists.
 pub const RECENT: usize = 15;
@@ -84,45 +84,51 @@ pub fn page(live: &Live) -> HomePage {
     HomePage { frame: Frame::new("Home", String::new()), status, wants, runs }
 }
 
-/// The params for the last page of `count` entities of `kind` (`wants`, `jobRuns`).
-fn last_page(kind: &str, count: usize) -> Option<ListParams> {
-    (count > 0).then(|| ListParams {
+/// The last page of a list of `count` entities (`kind` names its cursor: `wants`, `jobRuns`), newest
+/// first, each item made a row with the page's index.
+fn newest<T, R>(
+    kind: &str,
+    count: usize,
+    list: impl FnOnce(&ListParams) -> Result<Response<Page<T>>, ViewError>,
+    row: impl Fn(&T, &Linker) -> R,
+) -> Vec<R> {
+    if count == 0 {
+        return Vec::new();
+    }
+    let params = ListParams {
         limit: RECENT as u32,
         cursor: Some(format!("{kind}:{}", count.saturating_sub(RECENT))),
         ..ListParams::default()
-    })
+    };
+    let Ok(page) = list(&params) else { return Vec::new() };
+    let links = Linker::new(&page.index);
+    page.data.items.iter().rev().map(|item| row(item, &links)).collect()
 }
 
 fn recent_wants(state: &BuildState) -> Vec<WantRow> {
-    let Some(params) = last_page("wants", state.want_count()) else { return Vec::new() };
-    let Ok(page) = views::list_wants(state, &params) else { return Vec::new() };
-    let links = Linker::new(&page.index);
-    page.data
-        .items
-        .iter()
-        .rev()
-        .map(|w| WantRow {
+    newest(
+        "wants",
+        state.want_count(),
+        |p| views::list_wants(state, p),
+        |w, links| WantRow {
             want: links.want(&w.want_id),
             partitions: w.partitions.iter().map(|r| links.part_ref(r)).collect(),
             created: w.created.map(|c| when(c.timestamp)).unwrap_or_default(),
             runs: w.job_runs.len(),
-        })
-        .collect()
+        },
+    )
 }
 
 fn recent_runs(state: &BuildState) -> Vec<RunRow> {
-    let Some(params) = last_page("jobRuns", state.job_run_count()) else { return Vec::new() };
-    let Ok(page) = views::list_job_runs(state, &params) else { return Vec::new() };
-    let links = Linker::new(&page.index);
-    page.data
-        .items
-        .iter()
-        .rev()
-        .map(|r| RunRow {
+    newest(
+        "jobRuns",
+        state.job_run_count(),
+        |p| views::list_job_runs(state, p),
+        |r, links| RunRow {
             run: links.run(&r.job_run_id),
             wrote: r.wrote.iter().map(|u| links.part_use(u)).collect(),
             wants: r.scheduled_for.iter().map(|a| links.want(&a.want_id)).collect(),
             since: r.history.last().map(|h| when(h.timestamp)).unwrap_or_default(),
-        })
-        .collect()
+        },
+    )
 }

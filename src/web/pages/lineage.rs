@@ -20,7 +20,6 @@ use crate::web::route::PageError;
 pub struct LineagePage {
     pub frame: Frame,
     pub focus: PartLink,
-    pub key: String,
     pub form: Controls,
     /// `{"params": ..., "response": ...}`: what `graph.js` draws and continues from.
     pub data: ScriptJson,
@@ -66,7 +65,6 @@ pub fn page(state: &BuildState, key: &str, params: LineageParams) -> Result<Line
     let focus = links.part(&view.focus);
     Ok(LineagePage {
         frame: Frame::new(format!("Lineage of {}", focus.name), subscription(&response.index, &[])),
-        key: key.to_string(),
         form: Controls {
             directions: [Direction::Both, Direction::Upstream, Direction::Downstream]
                 .into_iter()

@@ -23,13 +23,21 @@ pub struct PartitionPage {
     pub state_since: String,
     pub built_by: Option<RunLink>,
     pub upstream: Vec<PartLink>,
+    /// The first [`LISTED`] consumers, and how many more there are.
     pub consumers: Vec<(RunLink, PartLink)>,
+    pub consumers_more: usize,
     pub wants: Vec<WantLink>,
+    pub wants_more: usize,
     pub taints: Vec<Taint>,
-    /// Every instance of the ref, oldest first; `true` marks this one.
+    /// The ref's instances, newest first (at most [`LISTED`]); `true` marks this one.
     pub instances: Vec<(PartLink, bool)>,
+    pub instances_more: usize,
     pub lineage_href: String,
 }
+
+/// The longest list a partition page shows: a source read by thousands of runs lists the first ones and
+/// counts the rest (the lineage graph pages through them).
+pub const LISTED: usize = 500;
 
 pub struct Taint {
     pub id: String,
@@ -70,8 +78,10 @@ pub fn page(state: &BuildState, key: &str) -> Result<PartitionPage, PageError> {
         state_since: when(d.state_since.timestamp),
         built_by: d.built_by.as_ref().map(|r| links.run(r)),
         upstream: d.upstream.iter().map(|u| links.part(u)).collect(),
-        consumers: d.consumers.iter().map(|c| (links.run(&c.job_run_id), links.part(&c.uuid))).collect(),
-        wants: d.wants.iter().map(|w| links.want(w)).collect(),
+        consumers: d.consumers.iter().take(LISTED).map(|c| (links.run(&c.job_run_id), links.part(&c.uuid))).collect(),
+        consumers_more: d.consumers.len().saturating_sub(LISTED),
+        wants: d.wants.iter().take(LISTED).map(|w| links.want(w)).collect(),
+        wants_more: d.wants.len().saturating_sub(LISTED),
         taints: d
             .taints
             .iter()
@@ -83,7 +93,8 @@ pub fn page(state: &BuildState, key: &str) -> Result<PartitionPage, PageError> {
                 canceled: t.canceled.as_ref().map(|c| Cancel::of(c, &links)),
             })
             .collect(),
-        instances: instances.iter().rev().map(|u| (history_links.part(u), *u == d.uuid)).collect(),
+        instances: instances.iter().rev().take(LISTED).map(|u| (history_links.part(u), *u == d.uuid)).collect(),
+        instances_more: instances.len().saturating_sub(LISTED),
         lineage_href: href::lineage(&d.uuid),
     })
 }
