@@ -15,7 +15,7 @@ use std::hint::black_box;
 use askama::Template;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dbl::state::{BuildState, WantIx};
-use dbl::views::LineageParams;
+use dbl::views::{self, LineageParams, PartitionParams};
 use dbl::web::pages;
 
 /// Job runs in the fulfillment tree of `root` (the want and its derivative wants, each once).
@@ -57,6 +57,11 @@ fn bench_pages(c: &mut Criterion) {
     });
     c.bench_function("page/partition_hot_source", |b| {
         b.iter(|| black_box(pages::partition::page(&state, &hot).unwrap().render().unwrap()))
+    });
+    // Of which the view alone (the page asks it twice when given a UUID: the instance, then its ref's history).
+    let by_uuid = PartitionParams { partition_ref: None, uuid: Some(hot.clone()) };
+    c.bench_function("view/partition_hot_source", |b| {
+        b.iter(|| black_box(views::partition(&state, &by_uuid).unwrap()))
     });
     let run = state.job_run_id(*state.want(largest).job_runs.last().expect("runs")).to_owned();
     c.bench_function("page/job_run", |b| {

@@ -138,6 +138,9 @@ fn the_lineage_page_embeds_the_rpc_result_and_lists_every_node() {
     assert_eq!(data["response"]["data"]["truncated"][0]["more"], 1);
     assert_eq!(data["params"]["uuid"], "4184e8af-ea6a-534f-b409-0ecce94ad1df");
     assert!(html.contains("+1 more") && html.contains(r#"<option value="downstream" selected>"#), "{html}");
+    let list_them =
+        "/lineage/4184e8af-ea6a-534f-b409-0ecce94ad1df?direction=downstream&#38;depth=1&#38;fanoutLimit=1000";
+    assert!(html.contains(list_them), "the cut list, for a page without scripts: {html}");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use askama::Template;
 
 use super::links::{Linker, PartLink, RunLink, Source, WantLink};
-use super::{subscription, when, Frame};
+use super::{index_subscription, when, Frame};
 use crate::state::BuildState;
 use crate::views::{self, CancellationView, DepsView, JobRunParams};
 use crate::web::route::PageError;
@@ -82,7 +82,7 @@ pub fn page(state: &BuildState, job_run_id: &str) -> Result<JobRunPage, PageErro
             .collect()
     };
     Ok(JobRunPage {
-        frame: Frame::new(format!("Job run {}", d.job_run_id), subscription(&response.index, &[])),
+        frame: Frame::new(format!("Job run {}", d.job_run_id), index_subscription(&response.index)),
         run: links.run(&d.job_run_id),
         scheduled_for: d
             .scheduled_for

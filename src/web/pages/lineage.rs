@@ -9,9 +9,9 @@ use askama::Template;
 use serde_json::json;
 
 use super::links::{Linker, PartLink, RunLink};
-use super::{by_key, subscription, Frame, ScriptJson};
+use super::{by_key, index_subscription, Frame, ScriptJson};
 use crate::state::BuildState;
-use crate::views::{self, Direction, LineageNode, LineageParams, LineageView};
+use crate::views::{self, Direction, LineageNode, LineageParams, LineageView, MAX_FANOUT_LIMIT};
 use crate::web::href;
 use crate::web::route::PageError;
 
@@ -51,6 +51,8 @@ pub struct Cut {
     pub part: PartLink,
     pub direction: &'static str,
     pub more: usize,
+    /// The cut instance's whole list in that direction, one hop deep (for a page without scripts).
+    pub all_href: String,
 }
 
 pub fn page(state: &BuildState, key: &str, params: LineageParams) -> Result<LineagePage, PageError> {
@@ -64,7 +66,7 @@ pub fn page(state: &BuildState, key: &str, params: LineageParams) -> Result<Line
     let runs = view.nodes.iter().filter(|n| matches!(n, LineageNode::JobRun { .. })).count();
     let focus = links.part(&view.focus);
     Ok(LineagePage {
-        frame: Frame::new(format!("Lineage of {}", focus.name), subscription(&response.index, &[])),
+        frame: Frame::new(format!("Lineage of {}", focus.name), index_subscription(&response.index)),
         form: Controls {
             directions: [Direction::Both, Direction::Upstream, Direction::Downstream]
                 .into_iter()
@@ -81,7 +83,16 @@ pub fn page(state: &BuildState, key: &str, params: LineageParams) -> Result<Line
         truncated: view
             .truncated
             .iter()
-            .map(|t| Cut { part: links.part(&t.uuid), direction: t.direction.name(), more: t.more })
+            .map(|t| Cut {
+                part: links.part(&t.uuid),
+                direction: t.direction.name(),
+                more: t.more,
+                all_href: format!(
+                    "{}?direction={}&depth=1&fanoutLimit={MAX_FANOUT_LIMIT}",
+                    href::lineage(&t.uuid),
+                    t.direction.name()
+                ),
+            })
             .collect(),
         runs,
         partition_href: href::partition(&view.focus),

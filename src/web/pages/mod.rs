@@ -39,12 +39,16 @@ impl Frame {
     }
 }
 
-/// The subscription for a page: every want and every ref its index mentions, and `extra_refs`.
-pub fn subscription(index: &RelatedEntities, extra_refs: &[&str]) -> String {
-    let refs: BTreeSet<&str> =
-        index.partitions.values().map(|p| p.partition_ref.as_str()).chain(extra_refs.iter().copied()).collect();
-    let wants: Vec<&str> = index.wants.keys().map(String::as_str).collect();
+/// The `databuild/subscribe` params for a page that shows `refs` and `wants` (each listed once, sorted).
+pub fn subscription<'a>(refs: impl IntoIterator<Item = &'a str>, wants: impl IntoIterator<Item = &'a str>) -> String {
+    let refs: BTreeSet<&str> = refs.into_iter().collect();
+    let wants: BTreeSet<&str> = wants.into_iter().collect();
     json!({ "refs": refs, "wants": wants }).to_string()
+}
+
+/// The subscription for a page that shows everything a view response's index holds.
+pub fn index_subscription(index: &RelatedEntities) -> String {
+    subscription(index.partitions.values().map(|p| p.partition_ref.as_str()), index.wants.keys().map(String::as_str))
 }
 
 /// An event's time as pages show it: to the second, UTC.

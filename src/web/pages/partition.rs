@@ -7,7 +7,7 @@ use super::job_run::Cancel;
 use super::links::{Linker, PartLink, RunLink, Source, WantLink};
 use super::{by_key, subscription, when, Frame};
 use crate::state::BuildState;
-use crate::views::{self, PartitionDetail, PartitionParams, Response};
+use crate::views::{self, LineageParams, PartitionParams, PartitionSummary};
 use crate::web::href;
 use crate::web::route::PageError;
 
@@ -47,30 +47,33 @@ pub struct Taint {
     pub canceled: Option<Cancel>,
 }
 
-/// `databuild/partition` for a path key (an instance UUID or a ref).
-pub fn find(state: &BuildState, key: &str) -> Result<Response<PartitionDetail>, PageError> {
-    by_key(key, |partition_ref, uuid| views::partition(state, &PartitionParams { partition_ref, uuid }))
+/// The instance a path key (a UUID or a ref) names, with its ref and whether it is the ref's current one:
+/// `databuild/lineage` at depth 0 answers that without listing any neighbours (a source may have tens of
+/// thousands of consumers, which `databuild/partition` lists).
+fn resolve(state: &BuildState, key: &str) -> Result<PartitionSummary, PageError> {
+    let focus = by_key(key, |partition_ref, uuid| {
+        views::lineage(state, &LineageParams { partition_ref, uuid, depth: 0, ..LineageParams::default() })
+    })?;
+    Ok(focus.index.partitions[&focus.data.focus].clone())
 }
 
 pub fn page(state: &BuildState, key: &str) -> Result<PartitionPage, PageError> {
-    let response = find(state, key)?;
-    // Asked by UUID: the ref's history comes from asking by ref (the same method, the same index resolver).
-    let history = match &response.data.instances {
-        Some(_) => None,
-        None => Some(views::partition(
-            state,
-            &PartitionParams { partition_ref: Some(response.data.partition_ref.clone()), uuid: None },
-        )?),
+    let instance = resolve(state, key)?;
+    // By ref: the current instance and the ref's history. An older instance is asked for by UUID as well.
+    let by_ref = PartitionParams { partition_ref: Some(instance.partition_ref.clone()), uuid: None };
+    let history = views::partition(state, &by_ref)?;
+    let older = match instance.current {
+        true => None,
+        false => Some(views::partition(state, &PartitionParams { partition_ref: None, uuid: Some(instance.uuid) })?),
     };
+    let response = older.as_ref().unwrap_or(&history);
     let links = Linker::new(&response.index);
     let d = &response.data;
-    let (instances, history_links) = match &history {
-        Some(h) => (h.data.instances.clone().unwrap_or_default(), Linker::new(&h.index)),
-        None => (d.instances.clone().unwrap_or_default(), links),
-    };
+    let history_links = Linker::new(&history.index);
+    let instances = history.data.instances.as_deref().unwrap_or_default();
     let current = instances.last().filter(|u| **u != d.uuid).map(|u| history_links.part(u));
-    Ok(PartitionPage {
-        frame: Frame::new(format!("Partition {}", d.partition_ref), subscription(&response.index, &[&d.partition_ref])),
+    let mut page = PartitionPage {
+        frame: Frame::default(),
         part: links.part(&d.uuid),
         uuid: d.uuid.clone(),
         current,
@@ -96,5 +99,18 @@ pub fn page(state: &BuildState, key: &str) -> Result<PartitionPage, PageError> {
         instances: instances.iter().rev().take(LISTED).map(|u| (history_links.part(u), *u == d.uuid)).collect(),
         instances_more: instances.len().saturating_sub(LISTED),
         lineage_href: href::lineage(&d.uuid),
-    })
+    };
+    page.frame = Frame::new(format!("Partition {}", d.partition_ref), page.subscription());
+    Ok(page)
+}
+
+impl PartitionPage {
+    /// What the page shows (not the whole index: a source may have tens of thousands of consumers).
+    fn subscription(&self) -> String {
+        let parts = std::iter::once(&self.part)
+            .chain(&self.upstream)
+            .chain(self.consumers.iter().map(|(_, p)| p))
+            .chain(self.instances.iter().map(|(p, _)| p));
+        subscription(parts.map(|p| p.name.as_str()), self.wants.iter().map(|w| w.id.as_str()))
+    }
 }

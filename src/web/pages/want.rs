@@ -8,7 +8,7 @@ use askama::filters::HtmlSafe;
 use askama::Template;
 
 use super::links::{Linker, PartLink, RunLink, Source, WantLink};
-use super::{subscription, when, Frame};
+use super::{index_subscription, when, Frame};
 use crate::state::BuildState;
 use crate::views::{self, FulfillmentParams, FulfillmentView, FulfillmentWant, JobNode, WantParams};
 use crate::web::href;
@@ -78,7 +78,7 @@ pub fn page(state: &BuildState, want_id: &str, expand_retries: bool) -> Result<W
     let d = &detail.data;
     let root = Tree::new(&tree.data, links).node(&d.want_id, None);
     Ok(WantPage {
-        frame: Frame::new(format!("Want {}", d.want_id), subscription(&tree.index, &[])),
+        frame: Frame::new(format!("Want {}", d.want_id), index_subscription(&tree.index)),
         want: detail_links.want(&d.want_id),
         created: d.created.map(|c| when(c.timestamp)),
         source: Source::of(&d.source, &detail_links),
