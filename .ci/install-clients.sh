@@ -2,7 +2,8 @@
 # Installs the real editor clients the client tests drive (see tests/clients/README.md), idempotently:
 # apt packages (Neovim 0.7, Chromium, the toolchain code-server's native modules need, ripgrep, PostgreSQL
 # for tests/sources.rs),
-# the npm dependencies of editors/vscode and tests/clients (npm ci), and code-server 4.100.3 (the
+# the npm dependencies of editors/vscode, tests/clients, web (the graph bundle) and tests/web (playwright-core)
+# (npm ci), and code-server 4.100.3 (the
 # last that runs on Node 20) into $DBL_CODE_SERVER_DIR. Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,5 +76,7 @@ total=$SECONDS
 timed "apt packages" apt_packages
 timed "npm ci editors/vscode" npm_ci editors/vscode
 timed "npm ci tests/clients" npm_ci tests/clients
+timed "npm ci web" npm_ci web
+timed "npm ci tests/web" npm_ci tests/web
 timed "code-server" code_server
 step "all clients installed in $((SECONDS - total)) s"

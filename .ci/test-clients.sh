@@ -4,7 +4,10 @@
 #   2. headless Neovim 0.7 and vscode-languageserver-protocol against `dbl serve --stdio`
 #      (tests/editor_clients.rs, with CI=true so a missing client fails);
 #   3. the packaged extension in code-server 4.100.3 + Chromium via puppeteer-core, saving
-#      screenshots in editors/vscode/test-artifacts/.
+#      screenshots in editors/vscode/test-artifacts/;
+#   4. the web pages: the committed graph bundle is what its sources build (.ci/check-web-bundle.sh),
+#      and the pages of the real `dbl serve --listen` in Chromium via playwright-core (tests/web/),
+#      saving screenshots and timings in tests/web/test-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -44,10 +47,21 @@ code_server_e2e() {
       timeout 300 node code-server-e2e.mjs)
 }
 
+web_bundle() {
+  bash .ci/check-web-bundle.sh
+}
+
+web_pages() {
+  [ -x /usr/bin/chromium ] || { step "/usr/bin/chromium is missing: run .ci/install-clients.sh"; return 1; }
+  (cd tests/web && CI=true DBL="$CARGO_TARGET_DIR/debug/dbl" timeout 900 npm test --silent)
+}
+
 total=$SECONDS
 # --all-targets: the same feature set as `cargo test`, so this reuses its build instead of redoing it.
 timed "cargo build" cargo build --quiet --all-targets
 timed "extension lint/typecheck/test/package" extension
 timed "Neovim + Node LSP clients" lsp_clients
+timed "web bundle matches its sources" web_bundle
+timed "web pages in Chromium" web_pages
 timed "code-server + Chromium end-to-end" code_server_e2e
 step "all client tests passed in $((SECONDS - total)) s"

@@ -5,26 +5,16 @@
 //!
 //! Run: `cargo bench --bench views`. `DBL_BENCH_EVENTS` changes the log size.
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use dbl::sim::{generate, SimConfig};
-use dbl::state::{BuildState, JobRunStatus};
+use dbl::state::JobRunStatus;
 use dbl::views::{self, Direction, FulfillmentParams, JobRunParams, LineageParams};
 
-fn simulated_state() -> BuildState {
-    let events = std::env::var("DBL_BENCH_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
-    let mut state = BuildState::new();
-    generate(SimConfig { events, seed: 1 }, &mut |event| {
-        state.apply(event, 0);
-        Ok(())
-    })
-    .expect("applying to a state cannot fail");
-    state
-}
-
 fn bench_views(c: &mut Criterion) {
-    let state = simulated_state();
+    let state = common::simulated_state();
     let largest = state
         .want_ixs()
         .max_by_key(|&w| (state.want(w).job_runs.len() + state.want(w).children.len(), std::cmp::Reverse(w)))

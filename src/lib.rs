@@ -10,6 +10,7 @@
 //! - [`editor`]: partition refs in open documents and the editor features, as typed functions;
 //! - [`live`]: the daemon's one ingest thread and the changes it publishes;
 //! - [`protocol`]: the only JSON-RPC and LSP: the method registry, stdio and WebSocket transports;
+//! - [`web`]: the web pages the WebSocket listener serves (views rendered as HTML, live);
 //! - [`daemon`]: one shared daemon per log: its socket, the daemon, the forwarder;
 //! - [`cli`]: the `dbl` subcommands, small functions over the layers above.
 //!
@@ -28,3 +29,4 @@ pub mod render;
 pub mod sim;
 pub mod state;
 pub mod views;
+pub mod web;

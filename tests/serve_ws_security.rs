@@ -3,13 +3,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use common::http::{send, spawn, Response};
 use common::*;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::rpc_params;
@@ -17,46 +17,6 @@ use jsonrpsee::ws_client::{HeaderMap, HeaderValue, WsClientBuilder};
 use serde_json::Value;
 
 const TOKEN: &str = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Spawns `dbl serve` with `args` (which include `--listen`) and waits for the address on stderr.
-fn spawn(dir: &Path, args: &[&str]) -> Server {
-    let stderr_path = dir.join(format!("stderr-{}.txt", args.join("_").replace(['/', ' '], "_")));
-    let child = dbl()
-        .arg("serve")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, port: 0 };
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        if let Some(at) = stderr.find("listening on ws://") {
-            let addr = stderr[at + "listening on ws://".len()..].lines().next().unwrap().trim();
-            server.port = addr.rsplit(':').next().unwrap().parse().unwrap();
-            return server;
-        }
-        if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("dbl serve {args:?} exited ({status}): {stderr}");
-        }
-        assert!(Instant::now() < deadline, "no address on stderr: {stderr}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Runs `dbl serve` with `args`, expecting it to exit by itself; returns its status and stderr.
 fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
@@ -93,13 +53,6 @@ fn token_file(dir: &Path, mode: u32, contents: &str) -> PathBuf {
     path
 }
 
-/// The response to a raw HTTP/1.1 request: status code, head (lowercased) and body.
-struct Response {
-    status: u16,
-    head: String,
-    body: String,
-}
-
 /// Sends a WebSocket upgrade request to 127.0.0.1:`port` with `Host: host` (none if `None`) and `headers`.
 fn upgrade(port: u16, host: Option<&str>, headers: &[(&str, &str)]) -> Response {
     let mut request = String::from("GET / HTTP/1.1\r\n");
@@ -121,38 +74,6 @@ fn post(port: u16, host: &str, headers: &[(&str, &str)]) -> Response {
         body.len()
     );
     send(port, request, headers, body)
-}
-
-fn send(port: u16, mut request: String, headers: &[(&str, &str)], body: &str) -> Response {
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 4096];
-    let head_end = loop {
-        if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "connection closed before the end of the response head: {:?}", String::from_utf8_lossy(&bytes));
-        bytes.extend_from_slice(&buf[..n]);
-    };
-    let head = String::from_utf8(bytes[..head_end].to_vec()).unwrap().to_ascii_lowercase();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let length: usize =
-        head.lines().find_map(|line| line.strip_prefix("content-length:")).map_or(0, |n| n.trim().parse().unwrap());
-    while bytes.len() < head_end + length {
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "connection closed before the end of the body");
-        bytes.extend_from_slice(&buf[..n]);
-    }
-    let body = String::from_utf8(bytes[head_end..head_end + length].to_vec()).unwrap();
-    Response { status, head, body }
 }
 
 #[test]

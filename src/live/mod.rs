@@ -20,7 +20,7 @@ use std::path::Path;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -116,6 +116,8 @@ pub struct Live {
     status: watch::Sender<TailStatus>,
     published: broadcast::Sender<Arc<Published>>,
     ingest: Mutex<Option<Ingest>>,
+    /// The base URL of the daemon's web pages, once its listener is bound (see [`Live::set_pages_url`]).
+    pages_url: OnceLock<String>,
 }
 
 struct Ingest {
@@ -138,7 +140,18 @@ impl Live {
             status: watch::channel(TailStatus::default()).0,
             published: broadcast::channel(BROADCAST_CAPACITY).0,
             ingest: Mutex::new(None),
+            pages_url: OnceLock::new(),
         }
+    }
+
+    /// Records where this daemon's web pages answer (`http://127.0.0.1:PORT/`); only the first call counts.
+    pub fn set_pages_url(&self, url: String) {
+        let _ = self.pages_url.set(url);
+    }
+
+    /// The base URL of the web pages, if a listener serves them.
+    pub fn pages_url(&self) -> Option<&str> {
+        self.pages_url.get().map(String::as_str)
     }
 
     /// Starts following a log file on a dedicated thread (see [`Live::start_source`]).

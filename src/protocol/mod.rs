@@ -10,6 +10,7 @@ pub mod codec;
 pub mod limits;
 pub mod lsp;
 pub mod notices;
+pub mod pages;
 pub mod stdio;
 mod subscribe;
 mod views;
@@ -81,7 +82,9 @@ pub fn status(live: &Live) -> Value {
     // lock, so the two agree.
     let state = live.read();
     let tail = live.tail_status();
-    status_of(&state, &tail)
+    let mut status = status_of(&state, &tail);
+    status["pages"] = live.pages_url().into();
+    status
 }
 
 /// The `databuild/status` result for a state and what is known of its log (also `dbl status --format json`).
@@ -119,6 +122,8 @@ pub fn status_of(state: &crate::state::BuildState, tail: &crate::live::TailStatu
         // Not while loading: hashing a large state under its read lock would hold up the load.
         "digest": if tail.loading { Value::Null } else { Value::from(state.digest()) },
         "tail": { "notify": tail.notify, "pollMs": tail.poll_ms },
+        // The daemon's web pages (`dbl serve --listen`); [`status`] fills it in.
+        "pages": Value::Null,
     })
 }
 

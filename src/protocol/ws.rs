@@ -23,6 +23,7 @@ use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, Methods, Server, Se
 use subtle::ConstantTimeEq;
 
 use super::limits::Limits;
+use super::pages::{PageService, PagesLayer};
 
 /// A running WebSocket server.
 pub struct WsServer {
@@ -102,7 +103,8 @@ pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
     Ok(token.to_string())
 }
 
-/// Binds `addr` and serves `methods` (the registry) on it, every request passing [`check_request`] first.
+/// Binds `addr` and serves `methods` (the registry) on it, every request passing [`check_request`] first;
+/// then the GETs that are not WebSocket upgrades go to `pages`, when given (see [`super::pages`]).
 ///
 /// Refuses a non-loopback address unless `policy.allow_remote`, and `allow_remote` without a token: the
 /// methods expose the whole build history.
@@ -111,6 +113,7 @@ pub async fn serve(
     policy: ListenerPolicy,
     limits: &Limits,
     methods: impl Into<Methods>,
+    pages: Option<Arc<dyn PageService>>,
 ) -> anyhow::Result<WsServer> {
     if !addr.ip().is_loopback() && !policy.allow_remote {
         anyhow::bail!(
@@ -141,7 +144,7 @@ pub async fn serve(
         .build();
     let server = Server::builder()
         .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(GuardLayer::new(guard)))
+        .set_http_middleware(tower::ServiceBuilder::new().layer(GuardLayer::new(guard)).layer(PagesLayer::new(pages)))
         .build_from_tcp(listener)
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let handle = server.start(methods);

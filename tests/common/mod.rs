@@ -2,6 +2,7 @@
 //! the server's stdout carries nothing but well-formed frames.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod pg;
 
 use std::io::{Read, Write};

@@ -5,6 +5,8 @@ import * as vscode from 'vscode';
 import { LanguageClient, LanguageClientOptions, ServerOptions, State } from 'vscode-languageclient/node';
 
 import {
+  browserLink,
+  browserTarget,
   focusNodes,
   formatStatus,
   LspLocation,
@@ -13,6 +15,7 @@ import {
   neighbourNodes,
   Neighbours,
   noticeOf,
+  pageUrl,
   pickLabel,
   refArgument,
   refsShown,
@@ -22,6 +25,8 @@ import {
 } from './model';
 
 let client: LanguageClient | undefined;
+/** The base URL of the daemon's web pages (`databuild/status`'s `pages`), when it serves them. */
+let pagesBase: string | undefined;
 
 function settings() {
   const config = vscode.workspace.getConfiguration('databuild');
@@ -34,6 +39,7 @@ function settings() {
     refPatterns: config.get<string[]>('refPatterns', []),
     fanoutLimit: config.get<number>('fanoutLimit', 20),
     sharedDaemon: config.get<boolean>('sharedDaemon', true),
+    listen: config.get<string>('listen', '').trim(),
   };
 }
 
@@ -173,7 +179,7 @@ export async function activate(context: vscode.ExtensionContext) {
   const s = settings();
   const serverOptions: ServerOptions = {
     command: s.serverPath,
-    args: serverArgs(s.eventLog, s.sharedDaemon),
+    args: serverArgs(s.eventLog, s.sharedDaemon, s.listen),
     transport: 0 /* stdio: vscode-languageclient appends --stdio */,
   };
   const clientOptions: LanguageClientOptions = {
@@ -182,6 +188,17 @@ export async function activate(context: vscode.ExtensionContext) {
     synchronize: { configurationSection: 'databuild' },
     markdown: { isTrusted: true },
     outputChannel: output,
+    middleware: {
+      // With pages served, a hover on a ref also offers its page in the browser.
+      provideHover: async (document, position, token, next) => {
+        const hover = await next(document, position, token);
+        if (!hover || !pagesBase || !hover.range) return hover;
+        const ref = document.getText(hover.range);
+        const link = new vscode.MarkdownString(browserLink(ref));
+        link.isTrusted = { enabledCommands: ['databuild.openInBrowser'] };
+        return new vscode.Hover([...hover.contents, link], hover.range);
+      },
+    },
   };
   client = new LanguageClient('databuild', 'Databuild Lineage', serverOptions, clientOptions);
 
@@ -190,6 +207,8 @@ export async function activate(context: vscode.ExtensionContext) {
   const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 0);
   status.command = 'databuild.showLineage';
   const paint = (st: Status | undefined, failure?: string) => {
+    pagesBase = st?.pages ?? undefined;
+    void vscode.commands.executeCommand('setContext', 'databuild.pagesAvailable', pagesBase !== undefined);
     const f = formatStatus(st, failure);
     status.text = f.text;
     status.tooltip = f.tooltip;
@@ -247,6 +266,15 @@ export async function activate(context: vscode.ExtensionContext) {
       } catch (e) {
         reportError('show want fulfillment', e);
       }
+    }),
+    vscode.commands.registerCommand('databuild.openInBrowser', async (arg?: unknown) => {
+      if (!pagesBase) {
+        return void vscode.window.showInformationMessage(
+          'Databuild: no web pages: set databuild.listen (e.g. 127.0.0.1:0) so that dbl serve also listens',
+        );
+      }
+      const target = browserTarget(arg, tree.focus);
+      await vscode.env.openExternal(vscode.Uri.parse(pageUrl(pagesBase, target.kind, target.id)));
     }),
     vscode.commands.registerCommand('databuild.openLocation', async (node?: TreeNode) => {
       if (!node?.location) return;

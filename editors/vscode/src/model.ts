@@ -180,6 +180,8 @@ export interface Status {
   lastError?: string | { message?: string } | null;
   ioError?: string | null;
   diagnosticCount?: number;
+  /** The base URL of the daemon's web pages, when it was started with `--listen` (and no token). */
+  pages?: string | null;
 }
 
 function errorText(e: Status['lastError']): string | undefined {
@@ -257,10 +259,50 @@ export function pickLabel(item: NeighbourItem): { label: string; description: st
 
 /**
  * The arguments of `dbl` for the language server (vscode-languageclient appends `--stdio`): through the
- * shared daemon for the log (`--remote auto`, one state for every window) unless turned off, or when no
- * log is configured (then the editor's `eventLog` setting, if any, is served in-process).
+ * shared daemon for the log (`--remote auto`, one state for every window) unless turned off, no log is
+ * configured (the editor's `eventLog` setting, if any, is then served in-process), or the window serves
+ * pages itself (`listen`: a server of its own with `--listen`).
  */
-export function serverArgs(eventLog: string, sharedDaemon: boolean): string[] {
-  if (!eventLog) return ['serve'];
+export function serverArgs(eventLog: string, sharedDaemon: boolean, listen = ''): string[] {
+  if (!eventLog) return ['serve', ...(listen ? ['--listen', listen] : [])];
+  if (listen) return ['serve', '--log', eventLog, '--listen', listen];
   return sharedDaemon ? ['serve', '--remote', 'auto', '--log', eventLog] : ['serve', '--log', eventLog];
+}
+
+/** What a page of the daemon's web pages is about (`dbl serve --listen`). */
+export type PageKind = 'partition' | 'lineage' | 'want' | 'jobRun';
+
+const PAGE_PATHS: Record<PageKind, string> = {
+  partition: 'partitions',
+  lineage: 'lineage',
+  want: 'wants',
+  jobRun: 'job-runs',
+};
+
+/** An id or ref as one path segment, encoded as dbl encodes it (all but A-Z a-z 0-9 - . _ ~). */
+export function pathSegment(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** The URL of a page under `base` (`databuild/status`'s `pages`, e.g. `http://127.0.0.1:7420/`). */
+export function pageUrl(base: string, kind?: PageKind, id?: string): string {
+  const root = base.endsWith('/') ? base : `${base}/`;
+  return kind && id ? `${root}${PAGE_PATHS[kind]}/${pathSegment(id)}` : root;
+}
+
+/**
+ * The page `databuild.openInBrowser` opens for its argument: `[kind, id]`, a ref (its lineage), or none
+ * (the lineage panel's focus, else the home page).
+ */
+export function browserTarget(arg: unknown, focus: string | undefined): { kind?: PageKind; id?: string } {
+  if (Array.isArray(arg) && arg.length === 2 && typeof arg[0] === 'string' && arg[0] in PAGE_PATHS && typeof arg[1] === 'string') {
+    return { kind: arg[0] as PageKind, id: arg[1] };
+  }
+  const ref = refArgument(arg) ?? focus;
+  return ref ? { kind: 'lineage', id: ref } : {};
+}
+
+/** The markdown link a hover on `ref` gets when the daemon serves pages. */
+export function browserLink(ref: string): string {
+  return `[Open in browser](command:databuild.openInBrowser?${encodeURIComponent(JSON.stringify(['partition', ref]))})`;
 }

@@ -3,12 +3,15 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 
 import {
+  browserLink,
+  browserTarget,
   focusNodes,
   formatStatus,
   needsRefresh,
   neighbourNodes,
   Neighbours,
   noticeOf,
+  pageUrl,
   pickLabel,
   serverArgs,
   refArgument,
@@ -144,4 +147,26 @@ test('the server goes through the shared daemon for a configured log unless turn
   assert.deepEqual(serverArgs('/w/bel.db', true), ['serve', '--remote', 'auto', '--log', '/w/bel.db']);
   assert.deepEqual(serverArgs('/w/bel.db', false), ['serve', '--log', '/w/bel.db']);
   assert.deepEqual(serverArgs('', true), ['serve']);
+  assert.deepEqual(serverArgs('/w/bel.db', true, '127.0.0.1:7420'), ['serve', '--log', '/w/bel.db', '--listen', '127.0.0.1:7420']);
+});
+
+test('page URLs encode refs as one segment, like dbl', () => {
+  const base = 'http://127.0.0.1:7420/';
+  assert.equal(pageUrl(base), base);
+  assert.equal(pageUrl('http://127.0.0.1:7420', 'partition', 'data/beta'), 'http://127.0.0.1:7420/partitions/data%2Fbeta');
+  assert.equal(pageUrl(base, 'lineage', 's3://b/k=v (x)'), `${base}lineage/s3%3A%2F%2Fb%2Fk%3Dv%20%28x%29`);
+  assert.equal(pageUrl(base, 'want', "W-1!'*"), `${base}wants/W-1%21%27%2A`);
+  assert.equal(pageUrl(base, 'jobRun', 'JR-7'), `${base}job-runs/JR-7`);
+});
+
+test('open in browser: [kind, id], a ref, the panel focus or home', () => {
+  assert.deepEqual(browserTarget(['want', 'W-1'], 'data/x'), { kind: 'want', id: 'W-1' });
+  assert.deepEqual(browserTarget(['partition', 'data/beta'], undefined), { kind: 'partition', id: 'data/beta' });
+  assert.deepEqual(browserTarget('data/beta', 'data/x'), { kind: 'lineage', id: 'data/beta' });
+  assert.deepEqual(browserTarget(undefined, 'data/x'), { kind: 'lineage', id: 'data/x' });
+  assert.deepEqual(browserTarget(undefined, undefined), {});
+  assert.deepEqual(browserTarget(['nope', 'x'], undefined), { kind: 'lineage', id: 'nope' });
+  const link = browserLink('data/beta');
+  assert.ok(link.startsWith('[Open in browser](command:databuild.openInBrowser?'), link);
+  assert.deepEqual(JSON.parse(decodeURIComponent(link.slice(link.indexOf('?') + 1, -1))), ['partition', 'data/beta']);
 });
