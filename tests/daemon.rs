@@ -116,17 +116,54 @@ fn a_stale_socket_is_replaced_and_a_dead_daemon_is_reported() {
 }
 
 #[test]
+fn a_daemon_serves_its_pages_too() {
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("demo.bel");
+    write_log(&log, &dbl::events::demo_events());
+    let stderr_path = dir.path().join("daemon.err");
+    let mut daemon = dbl()
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .args(["daemon", "--log", log.to_str().unwrap(), "--listen", "127.0.0.1:0"])
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let url = {
+        let found = std::cell::RefCell::new(None);
+        wait_until("the pages' address", || {
+            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+            let at = stderr.find("pages at http://");
+            *found.borrow_mut() = at.map(|at| {
+                let rest = &stderr[at + "pages at http://".len()..];
+                rest.lines().next().unwrap().trim().trim_end_matches('/').to_string()
+            });
+            found.borrow().is_some()
+        });
+        found.into_inner().unwrap()
+    };
+    // A page over plain HTTP, from the shared daemon's state.
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(&url).unwrap();
+    write!(stream, "GET /wants/W-001 HTTP/1.1\r\nHost: {url}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
+    assert!(page.contains("W-001") && page.contains("JR-789"), "the want page of the demo story");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+}
+
+#[test]
 fn an_idle_daemon_exits() {
     let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let log = dir.path().join("demo.bel");
     write_log(&log, &dbl::events::demo_events());
+    let stderr_path = dir.path().join("daemon.err");
     let mut daemon = dbl()
         .env("XDG_RUNTIME_DIR", runtime.path())
         .args(["daemon", "--log", log.to_str().unwrap(), "--idle-timeout", "1"])
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
-    wait_until("the daemon to listen", || !daemons(runtime.path()).is_empty());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = daemon.try_wait().unwrap() {
@@ -136,5 +173,7 @@ fn an_idle_daemon_exits() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success());
-    assert!(daemons(runtime.path()).is_empty());
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(stderr.contains("daemon for") && stderr.contains("no session for 1s: exiting"), "{stderr}");
+    assert!(daemons(runtime.path()).is_empty(), "it cleaned up its socket");
 }

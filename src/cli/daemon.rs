@@ -23,6 +23,10 @@ pub struct DaemonArgs {
     /// Exit after this many seconds without a session (default 3 h).
     #[arg(long, default_value_t = 3 * 3600)]
     pub idle_timeout: u64,
+    /// Also serve the WebSocket methods and the web pages on this loopback address (as `dbl serve
+    /// --listen`; port 0 picks one, logged as `pages at http://…`).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
     /// Poll the log this often (ms), whether or not notifications arrive.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
@@ -64,6 +68,7 @@ pub fn daemon(args: &DaemonArgs) -> anyhow::Result<()> {
             live: LiveOptions { poll: Duration::from_millis(args.poll_ms.max(1)), ..LiveOptions::default() },
             ..StdioOptions::default()
         },
+        listen: args.listen.map(|addr| (addr, crate::protocol::ws::ListenerPolicy::default())),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("dbl-daemon").build()?;
     let outcome = runtime.block_on(run(&spec, &place, options));

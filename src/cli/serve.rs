@@ -10,9 +10,7 @@ use crate::daemon;
 use crate::live::{Live, LiveOptions};
 use crate::log::source::SourceSpec;
 use crate::protocol::limits::Limits;
-use crate::protocol::pages::PageService;
 use crate::protocol::{self, stdio, ws};
-use crate::web::WebPages;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -98,15 +96,7 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         let _ws = match args.listen {
             Some(addr) => {
                 let policy = ws::ListenerPolicy::from_flags(args.allow_remote, args.token_file.as_deref())?;
-                let browsers_can_connect = policy.token.is_none();
-                let pages: Arc<dyn PageService> = Arc::new(WebPages::new(live.clone()));
-                let server = ws::serve(addr, policy, &limits, registry.clone(), Some(pages)).await?;
-                if browsers_can_connect {
-                    // A browser cannot send the bearer token: with one, the pages are for programs only.
-                    live.set_pages_url(format!("http://{}/", server.local_addr));
-                }
-                tracing::info!("pages at http://{}/", server.local_addr);
-                Some(server)
+                Some(crate::web::listen(addr, policy, &limits, live.clone(), registry.clone()).await?)
             }
             None => None,
         };

@@ -21,6 +21,8 @@ pub struct DaemonOptions {
     /// Exit after this long without a session.
     pub idle_timeout: Duration,
     pub stdio: stdio::StdioOptions,
+    /// Also serve the WebSocket methods and the web pages here (`--listen`), with this policy.
+    pub listen: Option<(std::net::SocketAddr, crate::protocol::ws::ListenerPolicy)>,
 }
 
 struct SessionEnded(u64);
@@ -46,7 +48,14 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
     let listener = bind(place)?;
     let live = Arc::new(Live::new());
     live.start_source(spec, options.stdio.live.clone());
-    let registry = Arc::new(protocol::registry(live.clone()));
+    let registry = protocol::registry(live.clone());
+    let _listener = match options.listen.clone() {
+        Some((addr, policy)) => {
+            Some(crate::web::listen(addr, policy, &options.stdio.limits, live.clone(), registry.clone()).await?)
+        }
+        None => None,
+    };
+    let registry = Arc::new(registry);
     let mut info = DaemonInfo {
         pid: std::process::id(),
         version: env!("CARGO_PKG_VERSION").to_string(),
