@@ -882,7 +882,6 @@ pub fn editor_sync(data: &[u8]) {
     }
 }
 
-
 /// See the module docs. The first byte picks the cell's kind (bytes or text) and the key's sign.
 pub fn decode_row(data: &[u8]) {
     use dbl::log::source::table::{decode_cell, Cell, Encoding, TableLayout};
