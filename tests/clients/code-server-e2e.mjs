@@ -140,7 +140,16 @@ async function main() {
     await page.keyboard.up('Control');
     await page.waitForSelector('.quick-input-widget input', { visible: true, timeout: 20000 });
     await page.keyboard.type('pipeline.py');
-    await sleep(800);
+    // Enter only once the file is listed: on a busy machine Quick Open lists results late.
+    await until(
+      'pipeline.py listed in Quick Open',
+      () =>
+        page.evaluate(() =>
+          [...document.querySelectorAll('.quick-input-list .monaco-list-row')].some((r) => r.textContent.includes('pipeline.py')),
+        ),
+      20000,
+    );
+    await sleep(300);
     await page.keyboard.press('Enter');
     await until(
       'pipeline.py open in the editor',
