@@ -120,36 +120,13 @@ fn a_daemon_serves_its_pages_too() {
     let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let log = dir.path().join("demo.bel");
     write_log(&log, &dbl::events::demo_events());
-    let stderr_path = dir.path().join("daemon.err");
-    let mut daemon = dbl()
-        .env("XDG_RUNTIME_DIR", runtime.path())
-        .args(["daemon", "--log", log.to_str().unwrap(), "--listen", "127.0.0.1:0"])
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let url = {
-        let found = std::cell::RefCell::new(None);
-        wait_until("the pages' address", || {
-            let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-            let at = stderr.find("pages at http://");
-            *found.borrow_mut() = at.map(|at| {
-                let rest = &stderr[at + "pages at http://".len()..];
-                rest.lines().next().unwrap().trim().trim_end_matches('/').to_string()
-            });
-            found.borrow().is_some()
-        });
-        found.into_inner().unwrap()
-    };
-    // A page over plain HTTP, from the shared daemon's state.
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(&url).unwrap();
-    write!(stream, "GET /wants/W-001 HTTP/1.1\r\nHost: {url}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut page = String::new();
-    stream.read_to_string(&mut page).unwrap();
-    assert!(page.starts_with("HTTP/1.1 200"), "{}", &page[..page.len().min(300)]);
-    assert!(page.contains("W-001") && page.contains("JR-789"), "the want page of the demo story");
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    let args = ["--log", log.to_str().unwrap(), "--listen", "127.0.0.1:0"];
+    let daemon = common::http::spawn_command(dir.path(), "daemon", &args, &[("XDG_RUNTIME_DIR", runtime.path())]);
+    // A page over plain HTTP, from the shared daemon's state (the log may still be loading: retry).
+    wait_until("the want page", || {
+        let page = common::http::get(daemon.port, "/wants/W-001", &[]);
+        page.status == 200 && page.body.contains("JR-789")
+    });
 }
 
 #[test]

@@ -23,9 +23,16 @@ impl Drop for Server {
 
 /// Spawns `dbl serve` with `args` (which include `--listen`) and waits for the address on stderr.
 pub fn spawn(dir: &Path, args: &[&str]) -> Server {
-    let stderr_path = dir.join(format!("stderr-{}.txt", args.join("_").replace(['/', ' '], "_")));
+    spawn_command(dir, "serve", args, &[])
+}
+
+/// Spawns `dbl COMMAND` (`serve`, or `daemon`) with `args` including `--listen` and environment `env`,
+/// and waits for the address on stderr.
+pub fn spawn_command(dir: &Path, command: &str, args: &[&str], env: &[(&str, &Path)]) -> Server {
+    let stderr_path = dir.join(format!("stderr-{command}-{}.txt", args.join("_").replace(['/', ' '], "_")));
     let child = dbl()
-        .arg("serve")
+        .envs(env.iter().copied())
+        .arg(command)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -42,7 +49,7 @@ pub fn spawn(dir: &Path, args: &[&str]) -> Server {
             return server;
         }
         if let Some(status) = server.child.try_wait().unwrap() {
-            panic!("dbl serve {args:?} exited ({status}): {stderr}");
+            panic!("dbl {command} {args:?} exited ({status}): {stderr}");
         }
         assert!(Instant::now() < deadline, "no address on stderr: {stderr}");
         std::thread::sleep(Duration::from_millis(10));
