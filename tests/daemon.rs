@@ -130,6 +130,46 @@ fn a_daemon_serves_its_pages_too() {
 }
 
 #[test]
+fn one_shot_commands_ask_a_running_daemon_and_print_the_same_bytes() {
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("demo.bel");
+    write_log(&log, &dbl::events::demo_events());
+    let log_arg = log.to_str().unwrap();
+    let commands: [&[&str]; 6] = [
+        &["want", "W-001"],
+        &["want", "W-001", "--format", "json"],
+        &["lineage", "data/beta", "--format", "mermaid"],
+        &["job-run", "JR-789"],
+        &["partition", "data/gamma", "--format", "json"],
+        &["wants", "--limit", "1"],
+    ];
+    let run = |runtime: &Path, command: &[&str]| {
+        let output = dbl().env("XDG_RUNTIME_DIR", runtime).args(command).args(["--log", log_arg]).output().unwrap();
+        assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+        output.stdout
+    };
+    let loaded: Vec<Vec<u8>> = commands.iter().map(|c| run(runtime.path(), c)).collect();
+
+    let _daemon = common::http::spawn_command(
+        dir.path(),
+        "daemon",
+        &["--log", log_arg, "--listen", "127.0.0.1:0"],
+        &[("XDG_RUNTIME_DIR", runtime.path())],
+    );
+    // The daemon has the state: with the log gone, only it can answer.
+    wait_until("the daemon's load", || daemons(runtime.path()).len() == 1);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(&log).unwrap();
+    for (command, expected) in commands.iter().zip(&loaded) {
+        assert_eq!(&run(runtime.path(), command), expected, "{command:?} answered differently by the daemon");
+    }
+    let missing =
+        dbl().env("XDG_RUNTIME_DIR", runtime.path()).args(["want", "W-404", "--log", log_arg]).output().unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such want: W-404"));
+}
+
+#[test]
 fn an_idle_daemon_exits() {
     let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let log = dir.path().join("demo.bel");

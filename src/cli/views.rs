@@ -8,7 +8,8 @@ use anyhow::{bail, Context};
 
 use super::load_source;
 use crate::log::{EventWriter, LogFormat};
-use crate::render::{render, Format, Render};
+use crate::render::query::{answer, Query};
+use crate::render::{Format, Render};
 use crate::state::BuildState;
 use crate::views::{self, Direction};
 
@@ -116,27 +117,25 @@ fn use_color() -> bool {
 }
 
 pub fn want(args: &WantArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    if args.detail {
-        let params = views::WantParams { want_id: args.id.clone() };
-        return print(&views::want(&state, &params)?, args.view.format);
-    }
-    let params = views::FulfillmentParams { want_id: args.id.clone(), expand_retries: args.expand_retries };
-    print(&views::fulfillment(&state, &params)?, args.view.format)
+    let query = if args.detail {
+        Query::Want { params: views::WantParams { want_id: args.id.clone() } }
+    } else {
+        let params = views::FulfillmentParams { want_id: args.id.clone(), expand_retries: args.expand_retries };
+        Query::Fulfillment { params }
+    };
+    show(&args.view, &query)
 }
 
 /// `dbl lineage REF|UUID`.
 pub fn lineage(args: &LineageArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    let (partition_ref, uuid) = ref_or_uuid(&state, &args.target);
     let direction = match args.direction.as_str() {
         "upstream" => Direction::Upstream,
         "downstream" => Direction::Downstream,
         _ => Direction::Both,
     };
     let params = views::LineageParams {
-        partition_ref,
-        uuid,
+        partition_ref: None,
+        uuid: None,
         direction,
         depth: args.depth,
         up_depth: args.up,
@@ -144,38 +143,46 @@ pub fn lineage(args: &LineageArgs) -> anyhow::Result<()> {
         fanout_limit: args.fanout,
         cursor: args.cursor.clone(),
     };
-    print(&views::lineage(&state, &params)?, args.view.format)
+    show(&args.view, &Query::Lineage { target: args.target.clone(), params })
 }
 
 /// `dbl job-run ID`.
 pub fn job_run(args: &JobRunArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    print(&views::job_run(&state, &views::JobRunParams { job_run_id: args.id.clone() })?, args.view.format)
+    show(&args.view, &Query::JobRun { params: views::JobRunParams { job_run_id: args.id.clone() } })
 }
 
 /// `dbl partition REF|UUID`.
 pub fn partition(args: &PartitionArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    let (partition_ref, uuid) = ref_or_uuid(&state, &args.target);
-    print(&views::partition(&state, &views::PartitionParams { partition_ref, uuid })?, args.view.format)
+    show(&args.view, &Query::Partition { target: args.target.clone() })
 }
 
 /// `dbl wants`.
 pub fn list_wants(args: &ListArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    print(&views::list_wants(&state, &list_params(args))?, args.view.format)
+    show(&args.view, &Query::ListWants { params: list_params(args) })
 }
 
 /// `dbl job-runs`.
 pub fn list_job_runs(args: &ListArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    print(&views::list_job_runs(&state, &list_params(args))?, args.view.format)
+    show(&args.view, &Query::ListJobRuns { params: list_params(args) })
 }
 
 /// `dbl partitions`.
 pub fn list_partitions(args: &ListArgs) -> anyhow::Result<()> {
-    let state = load(&args.view.log)?;
-    print(&views::list_partitions(&state, &list_params(args))?, args.view.format)
+    show(&args.view, &Query::ListPartitions { params: list_params(args) })
+}
+
+/// Prints the answer to `query`: from the shared daemon for the log if one runs (the same bytes), else
+/// from a load of the log.
+fn show(view: &ViewOptions, query: &Query) -> anyhow::Result<()> {
+    let color = view.format == Format::Tree && use_color();
+    let log = view.log.to_string_lossy();
+    let params = serde_json::json!({ "query": query, "format": view.format, "color": color });
+    let text = match crate::daemon::ask::ask(&log, "databuild/render", params)? {
+        Some(answer) => answer["text"].as_str().unwrap_or_default().to_string(),
+        None => answer(&load(&view.log)?, query, view.format, color)?,
+    };
+    print!("{text}");
+    Ok(())
 }
 
 /// `dbl demo`: writes the embedded example as a BEL and shows the three views of it.
@@ -255,21 +262,6 @@ fn load(path: &Path) -> anyhow::Result<BuildState> {
         bail!("{} holds no events", loaded.shown);
     }
     Ok(state)
-}
-
-fn print<V: Render>(view: &V, format: Format) -> anyhow::Result<()> {
-    let text = render(view, format, format == Format::Tree && use_color()).map_err(anyhow::Error::msg)?;
-    print!("{text}");
-    Ok(())
-}
-
-/// A UUID that is not also the name of a ref is a UUID; anything else is a ref.
-fn ref_or_uuid(state: &BuildState, target: &str) -> (Option<String>, Option<String>) {
-    if uuid::Uuid::parse_str(target).is_ok() && state.ref_id(target).is_none() {
-        (None, Some(target.to_owned()))
-    } else {
-        (Some(target.to_owned()), None)
-    }
 }
 
 fn list_params(args: &ListArgs) -> views::ListParams {

@@ -6,12 +6,14 @@
 //!   daemon of another version is never used), with a lock file and an info file beside it.
 //! - [`serve`]: the daemon: it follows the log once and serves each connection as its own language
 //!   server session (documents, settings, subscriptions), until idle for `--idle-timeout`.
+//! - [`ask`]: one-shot commands asking a running daemon (`databuild/render`) instead of loading the log.
 //! - [`forward`]: `dbl serve --stdio --remote auto`: finds the daemon or starts one (exactly one, under
 //!   the lock), then forwards frames both ways.
 //!
 //! Architecture invariant: the daemon speaks the stdio transport's protocol unchanged over its
 //! socket; nothing here knows a method name.
 
+pub mod ask;
 pub mod forward;
 pub mod place;
 pub mod serve;

@@ -17,6 +17,8 @@ use super::lsp::{editor_error, Editor};
 use super::{bad_params, parse_params, Registry};
 use crate::editor::features::Direction;
 use crate::editor::{EditorService, RefQuery};
+use crate::render::query::{answer, Query, QueryError};
+use crate::render::Format;
 use crate::state::BuildState;
 use crate::views::{self, ViewError};
 
@@ -32,6 +34,26 @@ pub(super) fn register(module: &mut Registry) {
     view(module, "databuild/listPartitions", views::list_partitions);
     neighbours(module, "databuild/upstream", Direction::Upstream);
     neighbours(module, "databuild/downstream", Direction::Downstream);
+    module
+        .register_method("databuild/render", |params, live, _| {
+            let params: RenderParams = parse_params(&params)?;
+            let text = answer(&live.read(), &params.query, params.format, params.color).map_err(|e| match e {
+                QueryError::View(e) => view_error(e),
+                QueryError::Format(message) => bad_params(message, Some("format")),
+            })?;
+            Ok::<_, ErrorObjectOwned>(serde_json::json!({ "text": text }))
+        })
+        .expect("method names are unique");
+}
+
+/// `databuild/render` params: a one-shot view and how to print it, as `dbl want|lineage|…` would.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RenderParams {
+    query: Query,
+    format: Format,
+    #[serde(default)]
+    color: bool,
 }
 
 /// `databuild/upstream|downstream` params: `ref`, or `textDocument` and `position` (stdio only: the

@@ -5,6 +5,7 @@
 //! the caller's decision (`color`), made once at the edge (the CLI).
 
 mod graph;
+pub mod query;
 mod text;
 mod tree;
 
@@ -17,7 +18,8 @@ use serde::Serialize;
 use crate::views::{FulfillmentView, JobRunDetail, LineageView, Page, PartitionDetail, Response, WantDetail};
 
 /// An output format of the one-shot views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Format {
     /// A box-drawing tree for people.
     Tree,
