@@ -7,7 +7,9 @@ use std::io;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use postgres::binary_copy::BinaryCopyOutIter;
 use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::Type;
 use postgres::{Client, GenericClient, NoTls};
 
 use super::super::tail::{Poll, WakeReason, Wakeups};
@@ -210,11 +212,33 @@ impl<C: GenericClient> Database for PgTables<'_, C> {
         Ok(row.get(0))
     }
 
+    /// Binary `COPY … TO STDOUT`: rows stream without the row-by-row protocol's per-row messages and
+    /// type checks. (COPY takes no parameters: the bounds are integers formatted in.)
     fn rows_after(&mut self, layout: &TableLayout, after: Option<i64>, limit: usize) -> io::Result<Vec<(i64, Cell)>> {
-        let sql =
-            format!("{} WHERE {} > $1::bigint ORDER BY 1 LIMIT $2", self.select(layout), quote_ident(&layout.key));
-        let rows = self.client.query(&sql, &[&after.unwrap_or(i64::MIN), &(limit as i64)]).map_err(|e| self.err(e))?;
-        Ok(rows.iter().map(|row| (row.get(0), cell(row, layout))).collect())
+        let after = after.unwrap_or(i64::MIN);
+        let copy = format!(
+            "COPY ({} WHERE {} > {after} ORDER BY 1 LIMIT {limit}) TO STDOUT (FORMAT binary)",
+            self.select(layout),
+            quote_ident(&layout.key)
+        );
+        let shown = self.shown;
+        let err = |e: postgres::Error| pg_error(shown, e);
+        let reader = self.client.copy_out(&copy).map_err(err)?;
+        let column = match layout.encoding {
+            Encoding::Protobuf => Type::BYTEA,
+            Encoding::Json => Type::TEXT,
+        };
+        let mut rows = BinaryCopyOutIter::new(reader, &[Type::INT8, column]);
+        let mut out = Vec::with_capacity(limit.min(4096));
+        while let Some(row) = rows.next().map_err(err)? {
+            let key: i64 = row.try_get(0).map_err(err)?;
+            let cell = match layout.encoding {
+                Encoding::Protobuf => row.try_get::<Option<Vec<u8>>>(1).ok().flatten().map(Cell::Bytes),
+                Encoding::Json => row.try_get::<Option<String>>(1).ok().flatten().map(Cell::Text),
+            };
+            out.push((key, cell.unwrap_or(Cell::Other("NULL"))));
+        }
+        Ok(out)
     }
 }
 
