@@ -123,19 +123,6 @@ fn encoding_of(data_type: &str) -> Option<Encoding> {
     }
 }
 
-fn cell(row: &postgres::Row, layout: &TableLayout) -> Cell {
-    match layout.encoding {
-        Encoding::Protobuf => match row.try_get::<_, Option<Vec<u8>>>(1) {
-            Ok(Some(bytes)) => Cell::Bytes(bytes),
-            _ => Cell::Other("NULL"),
-        },
-        Encoding::Json => match row.try_get::<_, Option<String>>(1) {
-            Ok(Some(text)) => Cell::Text(text),
-            _ => Cell::Other("NULL"),
-        },
-    }
-}
-
 impl<C: GenericClient> PgTables<'_, C> {
     fn select(&self, layout: &TableLayout) -> String {
         // JSON columns are read as text, so `json` and `jsonb` need no driver support of their own.
@@ -192,12 +179,6 @@ impl<C: GenericClient> Database for PgTables<'_, C> {
             }
         }
         Ok(out)
-    }
-
-    fn first_row(&mut self, layout: &TableLayout) -> io::Result<Option<(i64, Cell)>> {
-        let sql = format!("{} ORDER BY 1 LIMIT 1", self.select(layout));
-        let rows = self.client.query(&sql, &[]).map_err(|e| self.err(e))?;
-        Ok(rows.first().map(|row| (row.get(0), cell(row, layout))))
     }
 
     fn has_key(&mut self, layout: &TableLayout, key: i64) -> io::Result<bool> {

@@ -161,16 +161,6 @@ impl Database for SqliteTables<'_> {
         Ok(out)
     }
 
-    fn first_row(&mut self, layout: &TableLayout) -> io::Result<Option<(i64, Cell)>> {
-        let sql = format!(
-            "SELECT {k}, {c} FROM {t} ORDER BY {k} LIMIT 1",
-            k = quote_ident(&layout.key),
-            c = quote_ident(&layout.column),
-            t = quote_ident(&layout.table)
-        );
-        self.conn.query_row(&sql, [], |r| Ok((r.get(0)?, cell(r.get_ref(1)?)))).optional().map_err(|e| self.err(e))
-    }
-
     fn has_key(&mut self, layout: &TableLayout, key: i64) -> io::Result<bool> {
         let sql = format!("SELECT 1 FROM {} WHERE {} = ?1", quote_ident(&layout.table), quote_ident(&layout.key));
         self.conn.query_row(&sql, [key], |_| Ok(())).optional().map(|r| r.is_some()).map_err(|e| self.err(e))

@@ -67,8 +67,10 @@ pub trait Database {
     /// Every (table, integer key, event column) that could hold a log; empty if the database does
     /// not exist yet.
     fn candidates(&mut self) -> io::Result<Vec<Candidate>>;
-    /// The first row by key.
-    fn first_row(&mut self, layout: &TableLayout) -> io::Result<Option<(i64, Cell)>>;
+    /// The first row by key: what [`Database::rows_after`] reads first.
+    fn first_row(&mut self, layout: &TableLayout) -> io::Result<Option<(i64, Cell)>> {
+        Ok(self.rows_after(layout, None, 1)?.into_iter().next())
+    }
     /// Whether a row with this key exists.
     fn has_key(&mut self, layout: &TableLayout, key: i64) -> io::Result<bool>;
     /// The largest key, if any row.
