@@ -2,50 +2,51 @@
 //! daemon's socket (`initialize`, the request, `shutdown`, `exit`). No daemon for the log: `None`, and
 //! the command loads the log itself.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
 use serde_json::{json, Value};
+use tokio_util::codec::{Decoder, Encoder};
 
 use super::place::Place;
 use crate::log::source::SourceSpec;
+use crate::protocol::codec::{Frame, LspCodec};
 
 /// The longest a command waits for a daemon that is still loading its log.
 const LOADING_WAIT: Duration = Duration::from_secs(600);
 
+/// A blocking session on the daemon's socket, framed by the stdio transport's own codec.
 struct Session {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
+    stream: UnixStream,
+    codec: LspCodec,
+    /// Bytes read but not yet decoded.
+    buffer: BytesMut,
     next_id: u64,
 }
 
 impl Session {
     fn send(&mut self, message: &Value) -> std::io::Result<()> {
-        let body = message.to_string();
-        write!(self.writer, "Content-Length: {}\r\n\r\n{body}", body.len())?;
-        self.writer.flush()
+        let mut frame = BytesMut::new();
+        self.codec.encode(message.to_string(), &mut frame)?;
+        self.stream.write_all(&frame)
     }
 
     fn read_frame(&mut self) -> std::io::Result<Value> {
-        let mut length = None;
         loop {
-            let mut line = String::new();
-            if self.reader.read_line(&mut line)? == 0 {
+            match self.codec.decode(&mut self.buffer)? {
+                Some(Frame::Message(body)) => return serde_json::from_slice(&body).map_err(std::io::Error::other),
+                Some(Frame::Invalid(error)) => return Err(std::io::Error::other(error.to_string())),
+                None => {}
+            }
+            let mut chunk = [0u8; 64 << 10];
+            let read = self.stream.read(&mut chunk)?;
+            if read == 0 {
                 return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the daemon closed the session"));
             }
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some(value) = line.strip_prefix("Content-Length:") {
-                length = value.trim().parse::<usize>().ok();
-            }
+            self.buffer.extend_from_slice(&chunk[..read]);
         }
-        let length = length.ok_or_else(|| std::io::Error::other("a frame without Content-Length"))?;
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body)?;
-        serde_json::from_slice(&body).map_err(std::io::Error::other)
     }
 
     /// Sends a request and returns its `result`, or its `error` object as `Err`.
@@ -77,7 +78,7 @@ pub fn ask(log: &str, method: &str, params: Value) -> anyhow::Result<Option<Valu
     let Ok(place) = Place::for_source(&spec) else { return Ok(None) };
     let Ok(stream) = UnixStream::connect(place.socket()) else { return Ok(None) };
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut session = Session { reader: BufReader::new(stream.try_clone()?), writer: stream, next_id: 0 };
+    let mut session = Session { stream, codec: LspCodec::new(usize::MAX), buffer: BytesMut::new(), next_id: 0 };
     if session.request("initialize", json!({"capabilities": {}}))?.is_err() {
         return Ok(None);
     }

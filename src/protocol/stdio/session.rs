@@ -259,11 +259,10 @@ impl Session {
         let task = tokio::spawn({
             let key = key.clone();
             async move {
-                let text = AssertUnwindSafe(work).catch_unwind().await.unwrap_or_else(|panic| {
-                    tracing::error!("{method} panicked: {}", panic_message(&*panic));
-                    let text = format!("internal error: {method} failed: {}", panic_message(&*panic));
-                    error_response(&id, codes::INTERNAL_ERROR, &text, None)
-                });
+                let text = AssertUnwindSafe(work)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| panic_response(&id, &method, &*panic));
                 finish(&running, &key, &client, text).await;
             }
         });
@@ -289,9 +288,7 @@ impl Session {
                     return;
                 }
                 Err(panic) => {
-                    tracing::error!("{method} panicked: {}", panic_message(&*panic));
-                    let text = format!("internal error: {method} failed: {}", panic_message(&*panic));
-                    finish(&running, &key, &client, error_response(&id, codes::INTERNAL_ERROR, &text, None)).await;
+                    finish(&running, &key, &client, panic_response(&id, &method, &*panic)).await;
                     return;
                 }
             };
@@ -416,12 +413,15 @@ fn is_success(response: &str) -> bool {
     serde_json::from_str::<Outcome>(response).is_ok_and(|o| o.error.is_none())
 }
 
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
+/// The -32603 answer to a request whose task panicked (logged on stderr too).
+fn panic_response(id: &Value, method: &str, panic: &(dyn std::any::Any + Send)) -> String {
+    let message = panic
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
+        .unwrap_or_else(|| "panic".into());
+    tracing::error!("{method} panicked: {message}");
+    error_response(id, codes::INTERNAL_ERROR, &format!("internal error: {method} failed: {message}"), None)
 }
 
 /// Sends a response unless the request was cancelled meanwhile. Returns whether it was sent.
