@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The benchmark report against the peers (issue 13), in one run: BENCHMARKS.md describes every row.
+#
+#   scripts/bench.sh [--events 1000000,10000000] [--large] [--skip duckdb,sqlite,live] [--out FILE]
+#                    [--live-seconds 30] [--dir DIR]
+#
+# For each size: `dbl simulate` logs (binary and JSON lines, seed 1; kept in DIR and reused), `dbl status` on
+# both (best of 3), examples/bench_peers.rs (decode only, replay per request, SQLite), scripts/bench_duckdb.py
+# (DuckDB from PyPI, in a venv under ~/.cache/dbl-bench-venv) and examples/bench_live.rs (the daemon under
+# load). scripts/bench_report.py turns the results into markdown: on stdout and in FILE
+# (default target/bench-report.md). --large adds 100,000,000 events. A step that fails is reported as such;
+# the rest of the report is still written.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+EVENTS=1000000,10000000
+SKIP=""
+OUT=target/bench-report.md
+LIVE_SECONDS=30
+DIR=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --events) EVENTS=$2; shift 2 ;;
+    --large) LARGE=1; shift ;;
+    --skip) SKIP=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --live-seconds) LIVE_SECONDS=$2; shift 2 ;;
+    --dir) DIR=$2; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[ -n "${LARGE:-}" ] && EVENTS="$EVENTS,100000000"
+skipped() { [[ ",$SKIP," == *",$1,"* ]]; }
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+DIR=${DIR:-$CARGO_TARGET_DIR/bench}
+RESULTS="$DIR/results-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$DIR" "$RESULTS" "$(dirname "$OUT")"
+say() { echo "bench.sh: $*" >&2; }
+
+say "building (release: dbl and the examples)"
+cargo build --release --bin dbl --examples >&2
+DBL="$CARGO_TARGET_DIR/release/dbl"
+EXAMPLES="$CARGO_TARGET_DIR/release/examples"
+
+VENV="${DBL_BENCH_VENV:-$HOME/.cache/dbl-bench-venv}"
+if ! skipped duckdb && ! "$VENV/bin/python" -c 'import duckdb' 2>/dev/null; then
+  say "installing DuckDB from PyPI into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet duckdb >&2
+fi
+
+machine() {
+  echo "{\"cores\": $(nproc), \"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\","
+  echo " \"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\","
+  echo " \"mem_gib\": $(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo),"
+  echo " \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo '+uncommitted')\","
+  echo " \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
+}
+machine > "$RESULTS/machine-start.json"
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+if awk "BEGIN {exit !($LOAD1 > 1.5)}"; then
+  say "WARNING: load average $LOAD1 on $(nproc) cores: the figures will be noisy"
+fi
+
+# Runs a step; its failure is noted in the results, not fatal.
+step() {
+  local name=$1; shift
+  say "$name"
+  if ! "$@"; then
+    say "FAILED: $name (exit $?)"
+    echo "$name" >> "$RESULTS/failed.txt"
+    return 1
+  fi
+}
+
+status_runs() { # N FORMAT LOG
+  local n=$1 fmt=$2 log=$3 runs=3
+  [ "$n" -gt 10000000 ] && runs=1
+  for r in $(seq 1 $runs); do
+    local start end
+    start=$(date +%s.%N)
+    "$DBL" status --log "$log" > /dev/null 2> "$RESULTS/status-$n-$fmt-$r.txt"
+    end=$(date +%s.%N)
+    echo "wall $(awk "BEGIN {print $end - $start}")" >> "$RESULTS/status-$n-$fmt-$r.txt"
+  done
+}
+
+IFS=, read -ra SIZES <<< "$EVENTS"
+for n in "${SIZES[@]}"; do
+  bel="$DIR/sim-$n.bel"; jsonl="$DIR/sim-$n.jsonl"
+  [ -s "$bel" ] || step "simulate $n events (bel)" "$DBL" simulate --out "$bel" --events "$n" --seed 1 || continue
+  [ -s "$jsonl" ] || step "simulate $n events (jsonl)" "$DBL" simulate --out "$jsonl" --events "$n" --seed 1 --format jsonl || continue
+  step "dbl status, $n events, binary" status_runs "$n" bel "$bel" || true
+  step "dbl status, $n events, JSON lines" status_runs "$n" jsonl "$jsonl" || true
+
+  replays=3; [ "$n" -gt 10000000 ] && replays=1
+  peer_flags=(--bel "$bel" --jsonl "$jsonl" --replays "$replays" --sqlite-db "$DIR/peers-$n.sqlite")
+  skipped sqlite && peer_flags+=(--skip-sqlite)
+  step "bench_peers, $n events" sh -c '"$0" "$@" > "'"$RESULTS/peers-$n.json"'"' "$EXAMPLES/bench_peers" "${peer_flags[@]}" || true
+
+  if ! skipped duckdb && [ -s "$RESULTS/peers-$n.json" ]; then
+    focus_run=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["focus"]["job_run_id"])' "$RESULTS/peers-$n.json")
+    focus_ref=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["focus"]["ref"])' "$RESULTS/peers-$n.json")
+    step "DuckDB, $n events" sh -c '"$0" "$@" > "'"$RESULTS/duckdb-$n.json"'"' "$VENV/bin/python" \
+      "$ROOT/scripts/bench_duckdb.py" "$jsonl" --focus-run "$focus_run" --focus-ref "$focus_ref" || true
+  fi
+
+  if ! skipped live; then
+    quiet=$(( LIVE_SECONDS / 3 > 5 ? LIVE_SECONDS / 3 : 5 ))
+    step "live daemon, $n events" sh -c '"$0" "$@" > "'"$RESULTS/live-$n.json"'"' "$EXAMPLES/bench_live" \
+      --dbl "$DBL" --log "$bel" --quiet-seconds "$quiet" --busy-seconds "$LIVE_SECONDS" || true
+  fi
+done
+machine > "$RESULTS/machine-end.json"
+
+python3 "$ROOT/scripts/bench_report.py" "$RESULTS" --events "$EVENTS" | tee "$OUT"
+say "report: $OUT (raw results: $RESULTS)"
