@@ -263,6 +263,8 @@ fn writer(shared: &Shared, log: &Path, tail: Vec<DataBuildEvent>, every: [Durati
                 break phase;
             }
             std::thread::sleep(Duration::from_millis(5));
+            // Idle: the schedule starts again when timing does, without a burst to catch up.
+            next = Instant::now();
         };
         next += every[phase as usize];
         if let Some(wait) = next.checked_duration_since(Instant::now()) {
