@@ -8,6 +8,7 @@ use crate::daemon::serve::{run, DaemonOptions};
 use crate::live::LiveOptions;
 use crate::log::source::SourceSpec;
 use crate::protocol::stdio::StdioOptions;
+use crate::protocol::ws::ListenerPolicy;
 
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -23,10 +24,18 @@ pub struct DaemonArgs {
     /// Exit after this many seconds without a session (default 3 h).
     #[arg(long, default_value_t = 3 * 3600)]
     pub idle_timeout: u64,
-    /// Also serve the WebSocket methods and the web pages on this loopback address (as `dbl serve
-    /// --listen`; port 0 picks one, logged as `pages at http://…`).
+    /// Also serve the WebSocket methods, the web pages and language-server sessions (`/lsp`, for `dbl serve
+    /// --remote ws://…`) on this address (as `dbl serve --listen`; port 0 picks one, logged as `listening on
+    /// ws://…`). Loopback only unless `--allow-remote`.
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
+    /// Allow `--listen` on a non-loopback address (a team daemon). Requires `--token-file`.
+    #[arg(long, requires = "token_file")]
+    pub allow_remote: bool,
+    /// Require `Authorization: Bearer TOKEN` on every request to `--listen` (else 401), TOKEN being this
+    /// file's contents, trimmed. The file must not be readable or writable by group or others (chmod 600).
+    #[arg(long, value_name = "FILE", requires = "listen")]
+    pub token_file: Option<PathBuf>,
     /// Poll the log this often (ms), whether or not notifications arrive.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
@@ -68,7 +77,10 @@ pub fn daemon(args: &DaemonArgs) -> anyhow::Result<()> {
             live: LiveOptions { poll: Duration::from_millis(args.poll_ms.max(1)), ..LiveOptions::default() },
             ..StdioOptions::default()
         },
-        listen: args.listen.map(|addr| (addr, crate::protocol::ws::ListenerPolicy::default())),
+        listen: match args.listen {
+            Some(addr) => Some((addr, ListenerPolicy::from_flags(args.allow_remote, args.token_file.as_deref())?)),
+            None => None,
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("dbl-daemon").build()?;
     let outcome = runtime.block_on(run(&spec, &place, options));

@@ -32,9 +32,10 @@ pub struct ServeArgs {
     /// proxy in front for use across a network).
     #[arg(long, requires = "token_file")]
     pub allow_remote: bool,
-    /// Require `Authorization: Bearer TOKEN` on every WebSocket/HTTP request (else 401), TOKEN being this
-    /// file's contents, trimmed. The file must not be readable or writable by group or others (chmod 600).
-    #[arg(long, value_name = "FILE", requires = "listen")]
+    /// With `--listen`: require `Authorization: Bearer TOKEN` on every WebSocket/HTTP request (else 401),
+    /// TOKEN being this file's contents, trimmed. With `--remote ws://…`: send that header to the daemon.
+    /// The file must not be readable or writable by group or others (chmod 600).
+    #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
     /// Poll the log this often (ms), whether or not filesystem notifications arrive.
     #[arg(long, default_value_t = 250)]
@@ -55,8 +56,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = Limits::default().max_open_document_bytes)]
     pub max_open_document_bytes: usize,
     /// Forward stdio to a shared daemon instead of serving in this process: `auto` finds (or starts) the
-    /// daemon for `--log` on this machine; `unix:PATH` connects to the one at PATH.
-    #[arg(long, value_name = "auto|unix:PATH", requires = "log", conflicts_with = "listen")]
+    /// daemon for `--log` on this machine; `unix:PATH` connects to the one at PATH; `ws://HOST:PORT` to a
+    /// team daemon's listener (`dbl daemon --listen`; its `/lsp` endpoint), with `--token-file`.
+    #[arg(long, value_name = "auto|unix:PATH|ws://HOST:PORT", conflicts_with = "listen")]
     pub remote: Option<String>,
     /// Print every method name the server answers or sends, one per line, and exit.
     #[arg(long)]
@@ -76,6 +78,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(remote) = &args.remote {
         return forward(args, remote);
     }
+    if args.token_file.is_some() && args.listen.is_none() {
+        anyhow::bail!(
+            "--token-file needs --listen (the token clients must send) or --remote ws://… (the token to send)"
+        );
+    }
     let options =
         LiveOptions { poll: Duration::from_millis(args.poll_ms), notify: !args.no_notify, ..Default::default() };
     let limits = Limits {
@@ -93,10 +100,11 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             live.start_source(&source, options.clone());
         }
         let registry = protocol::registry(live.clone());
+        let stdio_options = stdio::StdioOptions { live: options, limits, remote: false };
         let _ws = match args.listen {
             Some(addr) => {
                 let policy = ws::ListenerPolicy::from_flags(args.allow_remote, args.token_file.as_deref())?;
-                Some(crate::web::listen(addr, policy, &limits, live.clone(), registry.clone()).await?)
+                Some(crate::web::listen(addr, policy, &stdio_options, live.clone(), registry.clone()).await?)
             }
             None => None,
         };
@@ -104,7 +112,6 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             wait_for_termination().await;
             return anyhow::Ok(0);
         }
-        let stdio_options = stdio::StdioOptions { live: options, limits };
         let code =
             stdio::run(tokio::io::stdin(), tokio::io::stdout(), live.clone(), Arc::new(registry), stdio_options).await;
         live.stop();
@@ -115,33 +122,51 @@ pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code as u8))
 }
 
-/// `--remote`: forwards stdio to the shared daemon for the log.
+/// `--remote`: forwards stdio to the shared daemon for the log, or to the daemon named.
 fn forward(args: &ServeArgs, remote: &str) -> anyhow::Result<ExitCode> {
-    let log = args.log.as_ref().expect("clap requires --log with --remote");
-    let spec = SourceSpec::parse(&log.to_string_lossy())?.resolved(std::env::current_dir().ok().as_deref());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = runtime.block_on(async {
+        let (link, shown) = connect(args, remote).await?;
+        anyhow::Ok(daemon::forward::forward(tokio::io::stdin(), tokio::io::stdout(), link, &shown).await)
+    })?;
+    runtime.shutdown_background();
+    Ok(ExitCode::from(code as u8))
+}
+
+/// The daemon `--remote` names, and how messages show it.
+async fn connect(args: &ServeArgs, remote: &str) -> anyhow::Result<(daemon::forward::Link, String)> {
+    if remote.starts_with("ws://") || remote.starts_with("wss://") {
+        let token = args.token_file.as_deref().map(ws::read_token_file).transpose()?;
+        let link = daemon::forward::Link::websocket(remote, token.as_deref()).await?;
+        return Ok((link, remote.to_string()));
+    }
+    if args.token_file.is_some() {
+        anyhow::bail!("--token-file goes with --remote ws://HOST:PORT (a unix socket needs no token)");
+    }
     let stream = match remote {
         "auto" => {
+            let log = args
+                .log
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("--remote auto needs --log: the log whose daemon to use"))?;
+            let spec = SourceSpec::parse(&log.to_string_lossy())?.resolved(std::env::current_dir().ok().as_deref());
             // The daemon runs elsewhere: give it an absolute path (a URL as it is).
             let log_arg = match &spec {
                 SourceSpec::Postgres { .. } => log.to_string_lossy().into_owned(),
                 _ => std::path::absolute(log).unwrap_or_else(|_| log.clone()).to_string_lossy().into_owned(),
             };
             let daemon_args = vec!["--poll-ms".to_string(), args.poll_ms.to_string()];
-            daemon::forward::connect_or_start(&spec, &log_arg, &daemon_args)?
+            let stream = daemon::forward::connect_or_start(&spec, &log_arg, &daemon_args)?;
+            (stream, spec.display())
         }
         other => match other.strip_prefix("unix:") {
-            Some(path) => daemon::forward::connect(std::path::Path::new(path))?,
-            None => anyhow::bail!("--remote {other:?}: expected auto or unix:PATH"),
+            Some(path) => (daemon::forward::connect(std::path::Path::new(path))?, path.to_string()),
+            None => anyhow::bail!("--remote {other:?}: expected auto, unix:PATH or ws://HOST:PORT"),
         },
     };
+    let (stream, shown) = stream;
     stream.set_nonblocking(true)?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let code = runtime.block_on(async {
-        let stream = tokio::net::UnixStream::from_std(stream)?;
-        anyhow::Ok(daemon::forward::forward(tokio::io::stdin(), tokio::io::stdout(), stream, &spec.display()).await)
-    })?;
-    runtime.shutdown_background();
-    Ok(ExitCode::from(code as u8))
+    Ok((daemon::forward::Link::unix(tokio::net::UnixStream::from_std(stream)?), shown))
 }
 
 async fn wait_for_termination() {

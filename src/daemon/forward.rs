@@ -2,20 +2,155 @@
 //! for its log, starting the daemon if there is none (exactly one, however many forwarders race: the
 //! start happens under the place's lock), then forwards frames both ways until either side ends. If
 //! the daemon goes away, the editor is told (`window/showMessage`) and the forwarder exits.
+//!
+//! The daemon is reached over its unix socket (LSP base-protocol frames, as on stdio) or, for a team
+//! daemon (`--remote ws://HOST:PORT`), over its listener's `/lsp` WebSocket endpoint (one message per
+//! frame body, `Authorization: Bearer` from `--token-file`): either way a [`Link`] of message bodies.
 
 use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures::stream::BoxStream;
+use futures::{Sink, SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::UnixStream;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::place::Place;
 use crate::log::source::SourceSpec;
 use crate::protocol::codec::{Frame, LspCodec};
+use crate::protocol::ws_lsp::LSP_PATH;
+
+/// The daemon's end of a forwarded session: the bodies of the messages it sends, and a sink for the
+/// bodies of the editor's. The stream ends when the daemon closes the session or goes away; closing
+/// the sink tells the daemon the editor's input ended.
+pub struct Link {
+    pub from_daemon: BoxStream<'static, String>,
+    pub to_daemon: Pin<Box<dyn Sink<String, Error = io::Error> + Send>>,
+}
+
+impl Link {
+    /// A daemon's unix socket: LSP base-protocol frames both ways.
+    pub fn unix(stream: UnixStream) -> Link {
+        let (reader, writer) = stream.into_split();
+        // Whole frames only, so a daemon that dies mid-frame leaves no half frame on the editor's stdout.
+        let from_daemon = FramedRead::new(reader, LspCodec::new(usize::MAX))
+            .take_while(|frame| futures::future::ready(matches!(frame, Ok(Frame::Message(_)))))
+            .filter_map(|frame| {
+                futures::future::ready(match frame {
+                    Ok(Frame::Message(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+                    _ => None,
+                })
+            })
+            .boxed();
+        Link { from_daemon, to_daemon: Box::pin(FramedWrite::new(writer, LspCodec::default())) }
+    }
+
+    /// A team daemon's `/lsp` WebSocket endpoint at `url` (`ws://HOST:PORT`, optionally with a path),
+    /// sending `token` as `Authorization: Bearer`. A refused handshake is an error that says why.
+    pub async fn websocket(url: &str, token: Option<&str>) -> anyhow::Result<Link> {
+        use tokio_util::compat::TokioAsyncReadCompatExt;
+        let (authority, path) = parse_ws_url(url)?;
+        let address = if authority.contains(':') && !authority.ends_with(']') {
+            authority.clone()
+        } else {
+            format!("{authority}:80")
+        };
+        let tcp = tokio::net::TcpStream::connect(&address)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to the daemon at {url}: {e}"))?;
+        tcp.set_nodelay(true)?;
+        let socket = futures::io::BufReader::new(futures::io::BufWriter::new(tcp.compat()));
+        let mut client = soketto::handshake::Client::new(socket, &authority, &path);
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let headers: Vec<soketto::handshake::client::Header> = bearer
+            .iter()
+            .map(|value| soketto::handshake::client::Header { name: "Authorization", value: value.as_bytes() })
+            .collect();
+        client.set_headers(&headers);
+        let response =
+            client.handshake().await.map_err(|e| anyhow::anyhow!("the daemon at {url}: handshake failed: {e}"))?;
+        match response {
+            soketto::handshake::ServerResponse::Accepted { .. } => {}
+            soketto::handshake::ServerResponse::Redirect { status_code, location } => {
+                anyhow::bail!("the daemon at {url} redirected ({status_code}) to {location}; give that address")
+            }
+            soketto::handshake::ServerResponse::Rejected { status_code } => {
+                anyhow::bail!("the daemon at {url} refused the session: {}", refusal(status_code, token.is_some()))
+            }
+        }
+        let mut builder = client.into_builder();
+        builder.set_max_message_size(usize::MAX >> 1);
+        let (mut sender, mut receiver) = builder.finish();
+        let (to_daemon, mut outgoing) = futures::channel::mpsc::channel::<String>(64);
+        let (incoming_tx, from_daemon) = futures::channel::mpsc::channel::<String>(64);
+        tokio::spawn(async move {
+            while let Some(body) = outgoing.next().await {
+                if sender.send_text_owned(body).await.is_err() || sender.flush().await.is_err() {
+                    return;
+                }
+            }
+            let _ = sender.close().await;
+        });
+        tokio::spawn(async move {
+            let mut incoming_tx = incoming_tx;
+            loop {
+                let mut message = Vec::new();
+                match receiver.receive_data(&mut message).await {
+                    Ok(_) => {
+                        let body = String::from_utf8_lossy(&message).into_owned();
+                        if incoming_tx.send(body).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!("the daemon's WebSocket ended: {e}");
+                        return;
+                    }
+                }
+            }
+        });
+        let to_daemon = to_daemon.sink_map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the daemon is gone"));
+        Ok(Link { from_daemon: from_daemon.boxed(), to_daemon: Box::pin(to_daemon) })
+    }
+}
+
+/// `ws://HOST[:PORT][/PATH]` → (`HOST[:PORT]`, `PATH`); the path defaults to the `/lsp` endpoint.
+fn parse_ws_url(url: &str) -> anyhow::Result<(String, String)> {
+    if url.starts_with("wss://") {
+        anyhow::bail!(
+            "--remote {url}: wss:// is not supported (dbl's listener has no TLS); reach the daemon through an SSH \
+             tunnel or a TLS proxy to its loopback port, and give ws://127.0.0.1:PORT"
+        );
+    }
+    let rest = url.strip_prefix("ws://").ok_or_else(|| anyhow::anyhow!("--remote {url}: expected ws://HOST:PORT"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains(['@', ' ']) {
+        anyhow::bail!("--remote {url}: expected ws://HOST:PORT");
+    }
+    let path = if path.is_empty() || path == "/" { LSP_PATH } else { path };
+    Ok((authority.to_string(), path.to_string()))
+}
+
+/// Why a listener refused an upgrade, from its status code (`src/protocol/ws.rs` says when each is sent).
+fn refusal(status: u16, sent_token: bool) -> String {
+    match status {
+        401 if sent_token => "401 Unauthorized: the token from --token-file is not the daemon's".into(),
+        401 => "401 Unauthorized: the daemon requires a token; give it with --token-file FILE".into(),
+        403 => "403 Forbidden: the daemon refuses this Host or Origin (a loopback listener answers only \
+                127.0.0.1, localhost or [::1])"
+            .into(),
+        429 => "429 Too Many Requests: the daemon has --max-connections sessions open".into(),
+        404 | 405 => format!("{status}: no {LSP_PATH} endpoint there (is it a dbl daemon's --listen address?)"),
+        other => format!("HTTP {other}"),
+    }
+}
 
 /// How long a forwarder waits for a daemon it started to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -77,20 +212,18 @@ fn show_message(kind: u8, message: &str) -> String {
 /// Forwards the editor's frames to the daemon and the daemon's to the editor, until the session ends:
 /// `exit` (0 if `shutdown` came first, as LSP asks; 1 otherwise), the editor's input closing (1), or
 /// the daemon going away (1, after telling the editor).
-pub async fn forward<R, W>(input: R, output: W, daemon: UnixStream, shown: &str) -> i32
+pub async fn forward<R, W>(input: R, output: W, daemon: Link, shown: &str) -> i32
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (from_daemon, to_daemon) = daemon.into_split();
+    let Link { mut from_daemon, to_daemon } = daemon;
     let (out_tx, mut out_rx) = tokio::sync::mpsc::channel::<String>(1024);
     let notices = out_tx.clone();
     let upstream = tokio::spawn(upstream(input, to_daemon, out_tx.clone()));
     let downstream = tokio::spawn(async move {
-        // Whole frames only, so a daemon that dies mid-frame leaves no half frame on the editor's stdout.
-        let mut frames = FramedRead::new(from_daemon, LspCodec::new(usize::MAX));
-        while let Some(Ok(Frame::Message(bytes))) = frames.next().await {
-            if out_tx.send(String::from_utf8_lossy(&bytes).into_owned()).await.is_err() {
+        while let Some(body) = from_daemon.next().await {
+            if out_tx.send(body).await.is_err() {
                 break;
             }
         }
@@ -140,11 +273,10 @@ impl Ended {
 /// Copies the editor's frames to the daemon, noting `shutdown` and `exit`.
 async fn upstream<R: AsyncRead + Unpin>(
     input: R,
-    to_daemon: tokio::net::unix::OwnedWriteHalf,
+    mut daemon: Pin<Box<dyn Sink<String, Error = io::Error> + Send>>,
     to_editor: tokio::sync::mpsc::Sender<String>,
 ) -> Ended {
     let mut frames = FramedRead::new(input, LspCodec::new(usize::MAX));
-    let mut daemon = FramedWrite::new(to_daemon, LspCodec::default());
     let mut shutdown = false;
     while let Some(frame) = frames.next().await {
         let body = match frame {
@@ -172,7 +304,7 @@ async fn upstream<R: AsyncRead + Unpin>(
             return Ended::Exit { after_shutdown: shutdown };
         }
     }
-    let _ = daemon.get_mut().shutdown().await;
+    let _ = daemon.close().await;
     Ended::InputClosed
 }
 
@@ -180,4 +312,28 @@ async fn upstream<R: AsyncRead + Unpin>(
 pub fn connect(path: &Path) -> anyhow::Result<std::os::unix::net::UnixStream> {
     std::os::unix::net::UnixStream::connect(path)
         .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_urls_default_to_the_lsp_endpoint() {
+        let parsed = |url: &str| parse_ws_url(url).map_err(|e| e.to_string());
+        assert_eq!(parsed("ws://127.0.0.1:7420").unwrap(), ("127.0.0.1:7420".into(), "/lsp".into()));
+        assert_eq!(parsed("ws://localhost:7420/").unwrap(), ("localhost:7420".into(), "/lsp".into()));
+        assert_eq!(parsed("ws://[::1]:7420/lsp").unwrap(), ("[::1]:7420".into(), "/lsp".into()));
+        assert_eq!(parsed("ws://team.example/dbl/lsp").unwrap(), ("team.example".into(), "/dbl/lsp".into()));
+        assert!(parsed("wss://team.example").unwrap_err().contains("no TLS"));
+        assert!(parsed("http://team.example").unwrap_err().contains("expected ws://HOST:PORT"));
+        assert!(parsed("ws://").is_err());
+    }
+
+    #[test]
+    fn refusals_say_what_to_do() {
+        assert!(refusal(401, false).contains("--token-file"));
+        assert!(refusal(401, true).contains("not the daemon's"));
+        assert!(refusal(403, false).contains("Host or Origin"));
+    }
 }

@@ -51,7 +51,7 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
     let registry = protocol::registry(live.clone());
     let _listener = match options.listen.clone() {
         Some((addr, policy)) => {
-            Some(crate::web::listen(addr, policy, &options.stdio.limits, live.clone(), registry.clone()).await?)
+            Some(crate::web::listen(addr, policy, &options.stdio, live.clone(), registry.clone()).await?)
         }
         None => None,
     };
@@ -100,6 +100,9 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
                 place.write_info(&info)?;
             }
             _ = idle, if info.sessions.is_empty() => {
+                if _listener.as_ref().is_some_and(|l| l.lsp_sessions() > 0) {
+                    continue; // Editors forwarded to the listener's /lsp endpoint are sessions too.
+                }
                 tracing::info!("no session for {:?}: exiting", options.idle_timeout);
                 break Ok(());
             }

@@ -15,6 +15,7 @@ pub mod stdio;
 mod subscribe;
 mod views;
 pub mod ws;
+pub mod ws_lsp;
 
 use std::sync::Arc;
 

@@ -24,11 +24,21 @@ use subtle::ConstantTimeEq;
 
 use super::limits::Limits;
 use super::pages::{PageService, PagesLayer};
+use super::ws_lsp::{LspEndpoint, LspLayer};
 
 /// A running WebSocket server.
 pub struct WsServer {
     pub local_addr: SocketAddr,
     pub handle: ServerHandle,
+    /// The `/lsp` endpoint, when served.
+    lsp: Option<LspEndpoint>,
+}
+
+impl WsServer {
+    /// Language-server sessions open on the `/lsp` endpoint now.
+    pub fn lsp_sessions(&self) -> usize {
+        self.lsp.as_ref().map_or(0, LspEndpoint::open_sessions)
+    }
 }
 
 /// How `dbl serve --listen` may be reached: the command-line flags, before the address is bound.
@@ -104,7 +114,8 @@ pub fn read_token_file(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Binds `addr` and serves `methods` (the registry) on it, every request passing [`check_request`] first;
-/// then the GETs that are not WebSocket upgrades go to `pages`, when given (see [`super::pages`]).
+/// then upgrades of `/lsp` become language-server sessions of `lsp`, when given (see [`super::ws_lsp`]),
+/// and the GETs that are not WebSocket upgrades go to `pages`, when given (see [`super::pages`]).
 ///
 /// Refuses a non-loopback address unless `policy.allow_remote`, and `allow_remote` without a token: the
 /// methods expose the whole build history.
@@ -114,6 +125,7 @@ pub async fn serve(
     limits: &Limits,
     methods: impl Into<Methods>,
     pages: Option<Arc<dyn PageService>>,
+    lsp: Option<LspEndpoint>,
 ) -> anyhow::Result<WsServer> {
     if !addr.ip().is_loopback() && !policy.allow_remote {
         anyhow::bail!(
@@ -144,12 +156,17 @@ pub async fn serve(
         .build();
     let server = Server::builder()
         .set_config(config)
-        .set_http_middleware(tower::ServiceBuilder::new().layer(GuardLayer::new(guard)).layer(PagesLayer::new(pages)))
+        .set_http_middleware(
+            tower::ServiceBuilder::new()
+                .layer(GuardLayer::new(guard))
+                .layer(LspLayer::new(lsp.clone()))
+                .layer(PagesLayer::new(pages)),
+        )
         .build_from_tcp(listener)
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     let handle = server.start(methods);
     tracing::info!("listening on ws://{local_addr}");
-    Ok(WsServer { local_addr, handle })
+    Ok(WsServer { local_addr, handle, lsp })
 }
 
 /// What [`check_request`] enforces, fixed once the listener is bound.

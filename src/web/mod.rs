@@ -22,9 +22,10 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH, LOCATION};
 use http::{HeaderValue, StatusCode};
 
 use crate::live::Live;
-use crate::protocol::limits::Limits;
 use crate::protocol::pages::{HttpBody, HttpResponse, PageService};
+use crate::protocol::stdio::StdioOptions;
 use crate::protocol::ws::{self, ListenerPolicy, WsServer};
+use crate::protocol::ws_lsp::{LspEndpoint, LSP_PATH};
 use crate::protocol::Registry;
 use assets::Asset;
 use pages::error::ErrorPage;
@@ -162,22 +163,25 @@ impl PageService for WebPages {
     }
 }
 
-/// Serves `registry` over WebSocket and the pages over HTTP on one listener at `addr` (`--listen`), and
-/// records the pages' URL in `live` for `databuild/status` (unless a token is required: a browser
-/// cannot send one, so the pages are then for programs only).
+/// Serves `registry` over WebSocket, the pages over HTTP and language-server sessions on `/lsp` (with
+/// `options`, as the stdio sessions) on one listener at `addr` (`--listen`), and records the pages' URL in
+/// `live` for `databuild/status` (unless a token is required: a browser cannot send one, so the pages are
+/// then for programs only).
 pub async fn listen(
     addr: std::net::SocketAddr,
     policy: ListenerPolicy,
-    limits: &Limits,
+    options: &StdioOptions,
     live: Arc<Live>,
     registry: Registry,
 ) -> anyhow::Result<WsServer> {
     let browsers_can_connect = policy.token.is_none();
     let pages: Arc<dyn PageService> = Arc::new(WebPages::new(live.clone()));
-    let server = ws::serve(addr, policy, limits, registry, Some(pages)).await?;
+    let lsp = LspEndpoint::new(live.clone(), Arc::new(registry.clone()), options.clone());
+    let server = ws::serve(addr, policy, &options.limits, registry, Some(pages), Some(lsp)).await?;
     if browsers_can_connect {
         live.set_pages_url(format!("http://{}/", server.local_addr));
     }
     tracing::info!("pages at http://{}/", server.local_addr);
+    tracing::info!("language-server sessions at ws://{}{LSP_PATH}", server.local_addr);
     Ok(server)
 }

@@ -16,12 +16,12 @@ pub mod session;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use super::codec::LspCodec;
+use super::codec::{Frame, LspCodec};
 use super::limits::Limits;
 use super::Registry;
 use crate::live::{Live, LiveOptions};
@@ -36,6 +36,11 @@ const OUT_QUEUE: usize = 1024;
 pub struct StdioOptions {
     pub live: LiveOptions,
     pub limits: Limits,
+    /// A client on another machine (the listener's `/lsp` endpoint): its workspace folders and `eventLog`
+    /// name paths over there, not here, so the session searches no workspace folders (only open
+    /// documents) and does not start a log. It also keeps a network client from reading this machine's
+    /// files through them.
+    pub remote: bool,
 }
 
 /// Serves one client on `input`/`output` until `exit` or end of input. Returns the process exit code:
@@ -55,10 +60,31 @@ where
             }
         }
     });
-    let mut reader = FramedRead::new(input, LspCodec::new(options.limits.max_message_bytes));
-    let mut session = Session::new(live, registry, out_tx, options);
+    let reader = FramedRead::new(input, LspCodec::new(options.limits.max_message_bytes));
+    let code = serve(reader, out_tx, live, registry, options).await;
+    // Let the writer flush what is queued (responses to the last requests), but not forever.
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    code
+}
+
+/// One session over any framing: `incoming` yields the client's frames, `out` takes the bodies of the
+/// messages to send, in order. Returns when the client sends `exit` or its frames end; the session
+/// has dropped its senders by then, so a writer draining `out`'s receiver ends once it has sent the rest.
+/// [`run`] is this over LSP base-protocol frames; the listener's `/lsp` WebSocket endpoint
+/// ([`super::ws_lsp`]) is this over WebSocket messages.
+pub async fn serve<S>(
+    mut incoming: S,
+    out: mpsc::Sender<String>,
+    live: Arc<Live>,
+    registry: Arc<Registry>,
+    options: StdioOptions,
+) -> i32
+where
+    S: Stream<Item = std::io::Result<Frame>> + Unpin,
+{
+    let mut session = Session::new(live, registry, out, options);
     let code = loop {
-        match reader.next().await {
+        match incoming.next().await {
             Some(Ok(frame)) => {
                 if let Some(code) = session.handle_frame(frame).await {
                     break code;
@@ -75,8 +101,5 @@ where
         }
     };
     session.close();
-    drop(session);
-    // Let the writer flush what is queued (responses to the last requests), but not forever.
-    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
     code
 }

@@ -318,7 +318,15 @@ impl Session {
         self.subscriptions.len() as u32
     }
 
-    async fn initialize(&mut self, id: Value, params: Value) {
+    async fn initialize(&mut self, id: Value, mut params: Value) {
+        if self.options.remote {
+            // Paths on the client's machine: nothing to search here.
+            if let Some(params) = params.as_object_mut() {
+                for key in ["workspaceFolders", "rootUri", "rootPath"] {
+                    params.remove(key);
+                }
+            }
+        }
         if let Err(error) = self.editor.initialize(&params) {
             return self.client.send(error_response(&id, error.code(), error.message(), None)).await;
         }
@@ -338,6 +346,10 @@ impl Session {
 
     /// Starts following `log` (relative to the first workspace folder) unless a log is already served.
     async fn start_log(&mut self, log: &str) {
+        if self.options.remote {
+            // A path on the client's machine; the daemon serves its own log.
+            return tracing::info!("eventLog {log} of a remote session ignored");
+        }
         let source = match SourceSpec::parse(log) {
             Ok(source) => source.resolved(std::env::current_dir().ok().as_deref()),
             Err(error) => return self.client.show_message(1, &format!("dbl: eventLog: {error}")).await,
