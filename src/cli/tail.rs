@@ -1,21 +1,28 @@
-//! `dbl tail`: follow a log in-process and print lineage changes as they land. No daemon needed.
+//! `dbl tail`: print lineage changes as they land.
 //!
-//! It runs its own tail loop (the [`Tailer`] and a [`BuildState`], like the daemon's ingest thread)
-//! rather than subscribing to a [`crate::live::Live`]: printing is the only consumer, so a slow
-//! terminal simply slows reading and no change is ever dropped.
+//! With a shared daemon serving the log (`dbl daemon`), it subscribes there (`databuild/subscribe` on a
+//! session of the daemon's socket) and prints the notices it is sent. Otherwise (or with `--no-daemon`,
+//! or `--from-start`, which a subscription cannot replay) it runs its own tail loop (the source's tailer
+//! and a [`BuildState`], like the daemon's ingest thread): printing is the only consumer, so a slow
+//! terminal simply slows reading and no change is ever dropped. If the daemon goes away mid-tail, the
+//! tail goes on in this process from the last event it printed.
+//!
+//! Both print through one [`Printer`] of the notices a subscriber is sent ([`Notice`]), so a change is
+//! printed the same either way.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::live::changes::{resolve_event, LineageChange};
+use crate::daemon::ask::DaemonSession;
+use crate::live::changes::resolve_event;
 use crate::live::{Published, SubscribeParams};
 use crate::log::follow::{Follower, Step};
 use crate::log::source::SourceSpec;
 use crate::log::tail::{found_nothing, Poll, Waiter};
-use crate::protocol::notices::{notice_for, reset_message};
-use crate::render::Paint;
+use crate::protocol::notices::{notice_for, Notice, WireChange};
+use crate::render::{short_uuid, Paint};
 use crate::state::BuildState;
 
 #[derive(Debug, clap::Args)]
@@ -44,18 +51,102 @@ pub struct TailArgs {
     /// Stop after printing this many events' changes (for scripts and tests).
     #[arg(long)]
     pub max_events: Option<u64>,
+    /// Follow the log in this process even if a shared daemon serves it.
+    #[arg(long)]
+    pub no_daemon: bool,
 }
 
 pub fn tail(args: &TailArgs) -> anyhow::Result<()> {
     if args.poll_ms == 0 {
         anyhow::bail!("--poll-ms must be at least 1 (got 0)");
     }
+    let mut printed = 0;
+    let mut resume = None;
+    if !args.no_daemon && !args.from_start {
+        if let Some(session) = DaemonSession::open(&args.log.to_string_lossy())? {
+            match through_daemon(args, session, &mut printed)? {
+                Through::Done => return Ok(()),
+                Through::Lost { last_event_id } => resume = Some(last_event_id),
+            }
+        }
+    }
+    in_process(args, resume, printed)
+}
+
+/// How a tail through the daemon ended.
+enum Through {
+    /// `--max-events` reached, or stdout closed.
+    Done,
+    /// The daemon went away; the last event it told of (nothing printed after it is lost).
+    Lost { last_event_id: Option<u64> },
+}
+
+/// Prints what a subscription on the daemon's session is sent, until done or the daemon goes away.
+fn through_daemon(args: &TailArgs, session: DaemonSession, printed: &mut u64) -> anyhow::Result<Through> {
+    let shown = session.shown.clone();
+    let mut subscription = session.subscribe(&filter_of(args))?;
+    let pid = subscription.pid().map_or_else(|| "?".to_string(), |p| p.to_string());
+    let printer = Printer::new(args);
+    let mut last_event_id = None;
+    loop {
+        if args.max_events.is_some_and(|max| *printed >= max) {
+            subscription.end();
+            return Ok(Through::Done);
+        }
+        let notice = match subscription.next_notice() {
+            Ok(notice) => notice,
+            Err(e) => {
+                let from = last_event_id.map_or_else(|| "its start".to_string(), |id| format!("after event {id}"));
+                eprintln!(
+                    "dbl tail: the shared daemon for {shown} went away ({e}); following the log in this process \
+                     from {from}"
+                );
+                return Ok(Through::Lost { last_event_id });
+            }
+        };
+        match &notice {
+            Notice::Subscribed { last_event_id: at, loading } => {
+                last_event_id = *at;
+                let state = if *loading { "still loading" } else { "loaded" };
+                eprintln!("dbl tail: following {shown} through the shared daemon (pid {pid}, {state})");
+            }
+            Notice::Changed { event_id, .. } => last_event_id = Some(*event_id),
+            Notice::Reset { last_event_id: at, .. } => last_event_id = *at,
+            Notice::Lagged { .. } | Notice::LogError { .. } => {}
+        }
+        let mut out = std::io::stdout().lock();
+        match printer.print(&mut out, &notice).and_then(|any| out.flush().map(|()| any)) {
+            Ok(true) => *printed += 1,
+            Ok(false) => {}
+            // stdout closed (e.g. `| head`): stop quietly.
+            Err(_) => {
+                subscription.end();
+                return Ok(Through::Done);
+            }
+        }
+    }
+}
+
+/// The subscription `--ref`, `--want` and `--job-label` ask for.
+fn filter_of(args: &TailArgs) -> SubscribeParams {
+    SubscribeParams {
+        refs: args.refs.clone(),
+        wants: args.wants.clone(),
+        job_labels: args.job_labels.clone(),
+        ..Default::default()
+    }
+}
+
+/// Follows the log in this process. `resume`: a tail through a daemon that went away, after the last
+/// event it told of: the log is read from its start, printing only what comes after that event.
+fn in_process(args: &TailArgs, resume: Option<Option<u64>>, printed: u64) -> anyhow::Result<()> {
     let spec = SourceSpec::parse(&args.log.to_string_lossy())?;
     let (wake_tx, wake_rx) = mpsc::sync_channel(1);
     let _wakeups = spec.wakeups(wake_tx);
     let mut waiter = Waiter::new(wake_rx, Duration::from_millis(args.poll_ms));
     let mut source = spec.open();
-    let mut follow = Follow::new(args, spec.display());
+    let mut follow = Follow::new(args, spec.display(), resume);
+    follow.printed = printed;
     loop {
         let mut out = std::io::stdout().lock();
         let polled = source.poll(4 << 20, &mut |record| follow.apply(&record.event, record.offset, &mut out));
@@ -81,29 +172,25 @@ struct Follow<'a> {
     follower: Follower,
     state: BuildState,
     printed: u64,
+    /// Events already printed by a daemon that went away: not printed again.
+    printed_through: Option<u64>,
     last_error: Option<String>,
 }
 
 impl<'a> Follow<'a> {
-    fn new(args: &'a TailArgs, shown: String) -> Follow<'a> {
-        let filter = SubscribeParams {
-            refs: args.refs.clone(),
-            wants: args.wants.clone(),
-            job_labels: args.job_labels.clone(),
-            ..Default::default()
-        };
-        let paint = Paint { on: super::color::enabled(&std::io::stdout()) };
-        let follower = Follower::new(args.from_start);
+    fn new(args: &'a TailArgs, shown: String, resume: Option<Option<u64>>) -> Follow<'a> {
+        let follower = Follower::new(args.from_start || resume.is_some());
         let mut state = BuildState::new();
         state.set_recording(follower.record_while_loading());
         Follow {
             args,
             shown,
-            filter,
-            printer: Printer { json: args.format == "json", paint },
+            filter: filter_of(args),
+            printer: Printer::new(args),
             follower,
             state,
             printed: 0,
+            printed_through: resume.flatten(),
             last_error: None,
         }
     }
@@ -126,7 +213,14 @@ impl<'a> Follow<'a> {
         if self.done() {
             return Ok(());
         }
-        if self.printer.print(out, published, &self.filter)? {
+        match (published, self.printed_through) {
+            (Published::Changed { event_id, .. }, Some(through)) if *event_id <= through => return Ok(()),
+            // After a reset, event ids start again.
+            (Published::Reset { .. }, _) => self.printed_through = None,
+            _ => {}
+        }
+        let Some(notice) = notice_for(published, &self.filter) else { return Ok(()) };
+        if self.printer.print(out, &notice)? {
             self.printed += 1;
         }
         Ok(())
@@ -182,71 +276,65 @@ impl<'a> Follow<'a> {
     }
 }
 
+/// Prints notices: one line per change (text), or one JSON object per notice (json).
 struct Printer {
     json: bool,
     paint: Paint,
 }
 
 impl Printer {
-    /// Prints what a subscriber with `filter` would be sent; whether it was an event's changes.
-    fn print(&self, out: &mut impl Write, published: &Published, filter: &SubscribeParams) -> std::io::Result<bool> {
-        if self.json {
-            return match notice_for(published, filter) {
-                Some(notice) => {
-                    writeln!(out, "{}", serde_json::to_string(&notice).expect("notices serialize"))?;
-                    Ok(published.event_id().is_some())
-                }
-                None => Ok(false),
-            };
-        }
-        match published {
-            Published::Changed { event_id, changes, .. } => {
-                let mut any = false;
-                for change in changes.iter().filter(|c| filter.matches(c)) {
+    fn new(args: &TailArgs) -> Printer {
+        Printer { json: args.format == "json", paint: Paint { on: super::color::enabled(&std::io::stdout()) } }
+    }
+
+    /// Prints a notice; whether it was an event's changes (what `--max-events` counts).
+    fn print(&self, out: &mut impl Write, notice: &Notice) -> std::io::Result<bool> {
+        match notice {
+            // Where a subscription starts: said on stderr, not printed.
+            Notice::Subscribed { .. } => Ok(false),
+            _ if self.json => {
+                writeln!(out, "{}", serde_json::to_string(notice).expect("notices serialize"))?;
+                Ok(matches!(notice, Notice::Changed { .. }))
+            }
+            Notice::Changed { event_id, changes, .. } => {
+                for change in changes {
                     writeln!(out, "{} {}", self.paint.dim(&format!("#{event_id}")), self.describe(change))?;
-                    any = true;
                 }
-                Ok(any)
+                Ok(!changes.is_empty())
             }
-            Published::Reset { reason, .. } => {
-                writeln!(out, "{}", self.paint.bold(&format!("-- {}", reset_message(reason)))).map(|_| false)
-            }
-            Published::LogError { message, .. } => {
+            Notice::Reset { message, .. } | Notice::LogError { message, .. } | Notice::Lagged { message, .. } => {
                 writeln!(out, "{}", self.paint.bold(&format!("-- {message}"))).map(|_| false)
             }
         }
     }
 
-    fn transition(&self, from: Option<&'static str>, to: &'static str) -> String {
+    fn transition(&self, from: Option<&str>, to: &str) -> String {
         let from = from.map_or_else(|| "(new)".to_string(), |f| self.paint.status(f));
         format!("{from} → {}", self.paint.status(to))
     }
 
-    fn describe(&self, change: &LineageChange) -> String {
+    fn describe(&self, change: &WireChange) -> String {
         let bold = |text: &str| self.paint.bold(text);
         match change {
-            LineageChange::JobRun { run, from, to, .. } => format!(
-                "job run   {} ({}) {}",
-                bold(&run.job_run_id),
-                run.job_label,
-                self.transition(from.map(|s| s.name()), to.name())
-            ),
-            LineageChange::Partition { instance, from, to, .. } => format!(
+            WireChange::JobRun { job_run_id, job_label, from, to } => {
+                format!("job run   {} ({job_label}) {}", bold(job_run_id), self.transition(from.as_deref(), to))
+            }
+            WireChange::Partition { uuid, partition_ref, from, to, .. } => format!(
                 "partition {} [{}] {}",
-                bold(&instance.partition_ref),
-                &instance.uuid.to_string()[..8],
-                self.transition(from.map(|s| s.name()), to.name())
+                bold(partition_ref),
+                short_uuid(uuid),
+                self.transition(from.as_deref(), to)
             ),
-            LineageChange::Want { want_id, from, to, .. } => {
-                format!("want      {} {}", bold(want_id), self.transition(from.map(|s| s.name()), to.name()))
+            WireChange::Want { want_id, from, to } => {
+                format!("want      {} {}", bold(want_id), self.transition(from.as_deref(), to))
             }
-            LineageChange::ConsumerEdge { input, output, run } => {
-                format!("read      {} → {} by {}", input.partition_ref, bold(&output.partition_ref), run.job_run_id)
+            WireChange::ConsumerEdge { input, output, job_run_id } => {
+                format!("read      {} → {} by {job_run_id}", input.partition_ref, bold(&output.partition_ref))
             }
-            LineageChange::DerivativeWant { parent, child, run } => format!(
-                "want      {parent} spawned derivative {} (dep miss of {})",
-                bold(child),
-                run.as_ref().map_or("?", |r| r.job_run_id.as_str())
+            WireChange::DerivativeWant { parent_want_id, child_want_id, job_run_id } => format!(
+                "want      {parent_want_id} spawned derivative {} (dep miss of {})",
+                bold(child_want_id),
+                job_run_id.as_deref().unwrap_or("?")
             ),
         }
     }

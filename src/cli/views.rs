@@ -23,6 +23,9 @@ pub struct ViewOptions {
     /// `dot` (Graphviz) and `mermaid` draw the view's graph.
     #[arg(long, value_enum, default_value = "tree")]
     pub format: Format,
+    /// Load the log in this process even if a shared daemon serves it.
+    #[arg(long)]
+    pub no_daemon: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,7 +180,8 @@ fn show(view: &ViewOptions, query: &Query) -> anyhow::Result<()> {
     let color = view.format == Format::Tree && use_color();
     let log = view.log.to_string_lossy();
     let params = serde_json::json!({ "query": query, "format": view.format, "color": color });
-    let text = match crate::daemon::ask::ask(&log, "databuild/render", params)? {
+    let asked = if view.no_daemon { None } else { crate::daemon::ask::ask(&log, "databuild/render", params)? };
+    let text = match asked {
         Some(answer) => answer["text"].as_str().unwrap_or_default().to_string(),
         None => answer(&load(&view.log)?, query, view.format, color)?,
     };

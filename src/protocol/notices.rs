@@ -1,21 +1,21 @@
 //! `databuild/lineageChanged`: the wire shape of what [`crate::live`] publishes (documented in
 //! `docs/PROTOCOL.md`). Built here, per subscriber and outside the state's lock.
 
-use serde::Serialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::live::changes::{InstanceName, JobRunName, LineageChange};
 use crate::live::{Published, SubscribeParams};
 
-/// The `databuild/lineageChanged` payloads.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// The `databuild/lineageChanged` payloads. They deserialize too: `dbl tail` through a daemon reads them
+/// back and prints them as a tail without one does.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Notice {
     /// The first notification of a subscription: changes after `lastEventId` follow.
     #[serde(rename_all = "camelCase")]
     Subscribed { last_event_id: Option<u64>, loading: bool },
     #[serde(rename_all = "camelCase")]
-    Changed { event_id: u64, offset: u64, changes: Vec<Value> },
+    Changed { event_id: u64, offset: u64, changes: Vec<WireChange> },
     /// Notifications were dropped because this subscriber read too slowly.
     #[serde(rename_all = "camelCase")]
     Lagged { missed: u64, resync_from_event_id: Option<u64>, message: String },
@@ -25,11 +25,55 @@ pub enum Notice {
     LogError { message: String, offset: u64, line: Option<u64> },
 }
 
+/// One change of a `changed` notice as the wire shows it: `{"entity": ..., ...}`, statuses by name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "entity", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum WireChange {
+    JobRun {
+        job_run_id: String,
+        job_label: String,
+        from: Option<String>,
+        to: String,
+    },
+    Partition {
+        uuid: String,
+        #[serde(rename = "ref")]
+        partition_ref: String,
+        built_by: Option<String>,
+        from: Option<String>,
+        to: String,
+    },
+    Want {
+        want_id: String,
+        from: Option<String>,
+        to: String,
+    },
+    /// `input` was read by `job_run_id` to build `output`.
+    ConsumerEdge {
+        input: WireInstance,
+        output: WireInstance,
+        job_run_id: String,
+    },
+    DerivativeWant {
+        parent_want_id: String,
+        child_want_id: String,
+        job_run_id: Option<String>,
+    },
+}
+
+/// A partition instance on the wire.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WireInstance {
+    pub uuid: String,
+    #[serde(rename = "ref")]
+    pub partition_ref: String,
+}
+
 /// What a subscriber with `filter` is sent for `published`, if anything.
 pub fn notice_for(published: &Published, filter: &SubscribeParams) -> Option<Notice> {
     match published {
         Published::Changed { event_id, offset, changes } => {
-            let changes: Vec<Value> = changes.iter().filter(|c| filter.matches(c)).map(change_json).collect();
+            let changes: Vec<WireChange> = changes.iter().filter(|c| filter.matches(c)).map(wire_change).collect();
             (!changes.is_empty()).then_some(Notice::Changed { event_id: *event_id, offset: *offset, changes })
         }
         Published::Reset { reason, last_event_id, events_applied } => Some(Notice::Reset {
@@ -49,35 +93,44 @@ pub fn reset_message(reason: &str) -> String {
     format!("the event log was {reason}; state rebuilt from its start: query again")
 }
 
-fn instance_json(i: &InstanceName) -> Value {
-    json!({ "uuid": i.uuid.to_string(), "ref": i.partition_ref })
+fn wire_instance(i: &InstanceName) -> WireInstance {
+    WireInstance { uuid: i.uuid.to_string(), partition_ref: i.partition_ref.clone() }
 }
 
-fn run_id(run: &Option<JobRunName>) -> Option<&str> {
-    run.as_ref().map(|r| r.job_run_id.as_str())
+fn run_id(run: &Option<JobRunName>) -> Option<String> {
+    run.as_ref().map(|r| r.job_run_id.clone())
 }
 
-/// One change as the wire shows it: `{"entity": ..., ...}`.
-pub fn change_json(change: &LineageChange) -> Value {
+/// One change as the wire shows it.
+pub fn wire_change(change: &LineageChange) -> WireChange {
+    let name = |s: &'static str| s.to_string();
     match change {
-        LineageChange::JobRun { run, from, to, .. } => json!({
-            "entity": "jobRun", "jobRunId": run.job_run_id, "jobLabel": run.job_label,
-            "from": from.map(|s| s.name()), "to": to.name(),
-        }),
-        LineageChange::Partition { instance, built_by, from, to } => json!({
-            "entity": "partition", "uuid": instance.uuid.to_string(), "ref": instance.partition_ref,
-            "builtBy": run_id(built_by), "from": from.map(|s| s.name()), "to": to.name(),
-        }),
+        LineageChange::JobRun { run, from, to, .. } => WireChange::JobRun {
+            job_run_id: run.job_run_id.clone(),
+            job_label: run.job_label.clone(),
+            from: from.map(|s| name(s.name())),
+            to: name(to.name()),
+        },
+        LineageChange::Partition { instance, built_by, from, to } => WireChange::Partition {
+            uuid: instance.uuid.to_string(),
+            partition_ref: instance.partition_ref.clone(),
+            built_by: run_id(built_by),
+            from: from.map(|s| name(s.name())),
+            to: name(to.name()),
+        },
         LineageChange::Want { want_id, from, to, .. } => {
-            json!({ "entity": "want", "wantId": want_id, "from": from.map(|s| s.name()), "to": to.name() })
+            WireChange::Want { want_id: want_id.clone(), from: from.map(|s| name(s.name())), to: name(to.name()) }
         }
-        LineageChange::ConsumerEdge { input, output, run } => json!({
-            "entity": "consumerEdge", "input": instance_json(input), "output": instance_json(output),
-            "jobRunId": run.job_run_id,
-        }),
-        LineageChange::DerivativeWant { parent, child, run } => json!({
-            "entity": "derivativeWant", "parentWantId": parent, "childWantId": child, "jobRunId": run_id(run),
-        }),
+        LineageChange::ConsumerEdge { input, output, run } => WireChange::ConsumerEdge {
+            input: wire_instance(input),
+            output: wire_instance(output),
+            job_run_id: run.job_run_id.clone(),
+        },
+        LineageChange::DerivativeWant { parent, child, run } => WireChange::DerivativeWant {
+            parent_want_id: parent.clone(),
+            child_want_id: child.clone(),
+            job_run_id: run_id(run),
+        },
     }
 }
 
@@ -118,5 +171,10 @@ mod tests {
         let reset = serde_json::to_value(notice_for(&reset, &SubscribeParams::default())).unwrap();
         assert_eq!(reset["kind"], "reset");
         assert_eq!(reset["message"], "the event log was truncated; state rebuilt from its start: query again");
+        // What goes on the wire comes back as the same notices (`dbl tail` through a daemon).
+        let back: Vec<Notice> = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, notices);
+        let partition = r#"{"entity":"partition","uuid":"d1305448-db69-5062-8c23-837705b1ceef","ref":"data/beta","builtBy":"JR-456","from":"Building","to":"Live"}"#;
+        assert!(text.contains(partition), "{text}");
     }
 }
