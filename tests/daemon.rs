@@ -194,3 +194,283 @@ fn an_idle_daemon_exits() {
     assert!(stderr.contains("daemon for") && stderr.contains("no session for 1s: exiting"), "{stderr}");
     assert!(daemons(runtime.path()).is_empty(), "it cleaned up its socket");
 }
+
+/// Runs `dbl ARGS` in `dir` with the runtime directory `runtime`.
+fn run_in(dir: &Path, runtime: &Path, args: &[&str]) -> std::process::Output {
+    let output = dbl().current_dir(dir).env("XDG_RUNTIME_DIR", runtime).args(args).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+#[test]
+fn status_through_a_daemon_prints_what_a_load_prints() {
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("demo.bel");
+    write_log(&log, &dbl::events::demo_events());
+    // A relative --log: both show it as given.
+    let loaded = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel"]);
+    let loaded_json = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel", "--format", "json"]);
+    assert!(String::from_utf8_lossy(&loaded.stderr).contains("loaded in"), "{loaded:?}");
+
+    let daemon = common::http::spawn_command(
+        dir.path(),
+        "daemon",
+        &["--log", log.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[("XDG_RUNTIME_DIR", runtime.path())],
+    );
+    let asked = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel"]);
+    assert_eq!(String::from_utf8(asked.stdout).unwrap(), String::from_utf8(loaded.stdout.clone()).unwrap());
+    let stderr = String::from_utf8(asked.stderr).unwrap();
+    assert!(stderr.contains(&format!("answered by the shared daemon (pid {})", daemon.child.id())), "{stderr}");
+    assert!(!stderr.contains("loaded in"), "{stderr}");
+
+    // JSON: the daemon's databuild/status, which also says how it follows the log and where its pages are.
+    let asked_json = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel", "--format", "json"]);
+    let mut asked_json: Value = serde_json::from_slice(&asked_json.stdout).unwrap();
+    let mut loaded_json: Value = serde_json::from_slice(&loaded_json.stdout).unwrap();
+    assert_eq!(asked_json["pages"], format!("http://127.0.0.1:{}/", daemon.port));
+    for only_a_daemon_knows in ["tail", "pages"] {
+        asked_json.as_object_mut().unwrap().remove(only_a_daemon_knows);
+        loaded_json.as_object_mut().unwrap().remove(only_a_daemon_knows);
+    }
+    assert_eq!(asked_json, loaded_json);
+
+    // --no-daemon loads the log even so.
+    let forced = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel", "--no-daemon"]);
+    assert_eq!(forced.stdout, loaded.stdout);
+    assert!(String::from_utf8_lossy(&forced.stderr).contains("loaded in"));
+}
+
+/// A `dbl tail` writing to files in `dir`.
+struct Tail {
+    child: std::process::Child,
+    stdout: std::path::PathBuf,
+    stderr: std::path::PathBuf,
+}
+
+impl Tail {
+    fn spawn(dir: &Path, runtime: &Path, name: &str, args: &[&str]) -> Tail {
+        let (stdout, stderr) = (dir.join(format!("{name}.out")), dir.join(format!("{name}.err")));
+        let child = dbl()
+            .env("XDG_RUNTIME_DIR", runtime)
+            .arg("tail")
+            .args(args)
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        Tail { child, stdout, stderr }
+    }
+
+    fn out(&self) -> String {
+        // (Read whole: the tail writes a line at a time.)
+        std::fs::read_to_string(&self.stdout).unwrap()
+    }
+
+    fn err(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap()
+    }
+
+    fn wait_stderr(&self, what: &str) {
+        wait_until(&format!("{what:?} on a tail's stderr"), || self.err().contains(what));
+    }
+
+    /// Waits for it to exit by itself (`--max-events`), successfully.
+    fn finish(mut self) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the tail did not stop: {}\n{}", self.out(), self.err());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(self.child.wait().unwrap().success(), "{}", self.err());
+        self.out()
+    }
+}
+
+impl Drop for Tail {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn tail_through_a_daemon_prints_what_a_tail_in_process_prints() {
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("demo.bel");
+    let all = dbl::events::demo_events();
+    write_log(&log, &all[..8]);
+    let log_arg = log.to_str().unwrap();
+    let _daemon = common::http::spawn_command(
+        dir.path(),
+        "daemon",
+        &["--log", log_arg, "--listen", "127.0.0.1:0", "--poll-ms", "20"],
+        &[("XDG_RUNTIME_DIR", runtime.path())],
+    );
+    // Through the daemon once it has loaded (a status waits for that).
+    run_in(dir.path(), runtime.path(), &["status", "--log", log_arg]);
+    let (rt, d) = (runtime.path(), dir.path());
+    let common = ["--log", log_arg, "--poll-ms", "20"];
+    let tails = [
+        Tail::spawn(d, rt, "daemon-text", &common),
+        Tail::spawn(d, rt, "alone-text", &[&common[..], &["--no-daemon"]].concat()),
+        Tail::spawn(d, rt, "daemon-json", &[&common[..], &["--format", "json"]].concat()),
+        Tail::spawn(d, rt, "alone-json", &[&common[..], &["--format", "json", "--no-daemon"]].concat()),
+        Tail::spawn(d, rt, "daemon-ref", &[&common[..], &["--ref", "data/beta"]].concat()),
+        Tail::spawn(d, rt, "alone-ref", &[&common[..], &["--ref", "data/beta", "--no-daemon"]].concat()),
+    ];
+    for (i, tail) in tails.iter().enumerate() {
+        tail.wait_stderr(if i % 2 == 0 { "through the shared daemon (pid" } else { "(8 events loaded)" });
+    }
+    for event in &all[8..] {
+        append_log(&log, std::slice::from_ref(event));
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    // The last event touches data/beta too (JR-789 read it): every tail prints it.
+    let last = all.len();
+    for pair in tails.chunks(2) {
+        let (through, alone) = (&pair[0], &pair[1]);
+        wait_until("the last event in process", || {
+            alone.out().contains(&format!("#{last} ")) || alone.out().contains(&format!("\"eventId\":{last},"))
+        });
+        wait_until("the same lines through the daemon", || through.out() == alone.out());
+    }
+    let text = tails[0].out();
+    assert!(text.contains("#9 job run   JR-456 (//jobs:beta) Queued → Running"), "{text}");
+    let only_beta = tails[4].out();
+    assert!(only_beta.contains("partition data/beta") && !only_beta.contains("data/gamma ["), "{only_beta}");
+    // --max-events stops a tail through the daemon too.
+    let counted = Tail::spawn(d, rt, "counted", &["--log", log_arg, "--max-events", "1"]);
+    counted.wait_stderr("through the shared daemon");
+    run_in(d, rt, &["emit", "--log", log_arg, "want-create", "--id", "W-NEW", "--partition", "data/new"]);
+    assert!(counted.finish().contains("want      W-NEW (new) → New"));
+}
+
+#[test]
+fn a_tail_whose_daemon_dies_goes_on_in_process_without_a_gap() {
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("demo.bel");
+    let all = dbl::events::demo_events();
+    write_log(&log, &all[..8]);
+    let log_arg = log.to_str().unwrap();
+    let daemon = common::http::spawn_command(
+        dir.path(),
+        "daemon",
+        &["--log", log_arg, "--listen", "127.0.0.1:0", "--poll-ms", "20"],
+        &[("XDG_RUNTIME_DIR", runtime.path())],
+    );
+    run_in(dir.path(), runtime.path(), &["status", "--log", log_arg]);
+    let (rt, d) = (runtime.path(), dir.path());
+    let through = Tail::spawn(d, rt, "through", &["--log", log_arg, "--poll-ms", "20"]);
+    let alone = Tail::spawn(d, rt, "alone", &["--log", log_arg, "--poll-ms", "20", "--no-daemon"]);
+    through.wait_stderr("through the shared daemon");
+    alone.wait_stderr("(8 events loaded)");
+    append_log(&log, &all[8..11]);
+    wait_until("the appended changes through the daemon", || through.out().contains("#11 "));
+    assert!(std::process::Command::new("kill")
+        .args(["-KILL", &daemon.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    through.wait_stderr("went away");
+    assert!(through.err().contains("following the log in this process from after event 11"), "{}", through.err());
+    append_log(&log, &all[11..]);
+    wait_until("the last event in process", || alone.out().contains(&format!("#{} ", all.len())));
+    wait_until("the same lines from the tail whose daemon died", || through.out() == alone.out());
+}
+
+#[test]
+fn an_editor_forwards_to_a_team_daemon_over_websocket_with_its_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("demo.bel");
+    write_log(&log, &dbl::events::demo_events());
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-team-token\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not-it\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let daemon = common::http::spawn_command(
+        dir.path(),
+        "daemon",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--token-file",
+            token.to_str().unwrap(),
+            "--idle-timeout",
+            "2",
+        ],
+        &[("XDG_RUNTIME_DIR", runtime.path())],
+    );
+    let url = format!("ws://127.0.0.1:{}", daemon.port);
+
+    // The editor's forwarder: hover and go to upstream answered by the team daemon's state.
+    // Its workspace folder is a path on the editor's machine: the daemon does not search it (here it could).
+    let workspace = dir.path().join("w");
+    std::fs::create_dir(&workspace).unwrap();
+    std::fs::write(workspace.join("beta.py"), "x = 'data/beta'\n").unwrap();
+    let mut client =
+        LspClient::spawn(dir.path(), &["--stdio", "--remote", &url, "--token-file", token.to_str().unwrap()]);
+    let folder = format!("file://{}", workspace.display());
+    client.initialize(json!({"capabilities": {}, "workspaceFolders": [{"uri": folder, "name": "w"}]}));
+
+    // A wrong token, or none: refused, saying why.
+    for (args, says) in [
+        (vec!["--token-file", wrong.to_str().unwrap()], "the token from --token-file is not the daemon's"),
+        (vec![], "requires a token; give it with --token-file"),
+    ] {
+        let output = dbl()
+            .args(["serve", "--stdio", "--remote", &url])
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("refused the session: 401 Unauthorized") && stderr.contains(says), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+
+    // The listener's guard applies to /lsp as to everything else: a foreign Origin is refused even with the token.
+    let upgrade = [
+        ("upgrade", "websocket"),
+        ("connection", "Upgrade"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("sec-websocket-version", "13"),
+        ("authorization", "Bearer s3cret-team-token"),
+    ];
+    let foreign =
+        common::http::get(daemon.port, "/lsp", &[&upgrade[..], &[("origin", "https://evil.example")]].concat());
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    let own = common::http::get(daemon.port, "/lsp", &upgrade);
+    assert_eq!(own.status, 101);
+
+    // Hover and go to upstream, answered by the team daemon's state.
+    client.status_until(|s| s["eventsApplied"] == 15 && s["loading"] == false);
+    let text = "out = 'data/gamma'\nsource = 'data/beta'\n";
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": "file:///w/p.py", "languageId": "python", "version": 1, "text": text}}),
+    );
+    let at_gamma = json!({"textDocument": {"uri": "file:///w/p.py"}, "position": {"line": 0, "character": 9}});
+    let hover = client.result("textDocument/hover", at_gamma.clone());
+    let markdown = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(markdown.contains("data/gamma") && markdown.contains("JR-789"), "{hover}");
+    let definition = client.result("textDocument/definition", at_gamma);
+    let locations = definition.as_array().unwrap_or_else(|| panic!("{definition}"));
+    assert!(
+        locations.iter().any(|l| l["uri"] == "file:///w/p.py" && l["range"]["start"]["line"] == 1),
+        "data/beta, upstream of data/gamma, on line 1: {definition}"
+    );
+    assert!(locations.iter().all(|l| l["uri"] == "file:///w/p.py"), "only open documents: {definition}");
+    // An editor on /lsp keeps the daemon from exiting idle (--idle-timeout 2); it exits once the editor leaves.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(client.result("databuild/status", json!({}))["eventsApplied"], 15);
+    assert_eq!(client.shutdown(), 0);
+    let daemon = std::cell::RefCell::new(daemon);
+    wait_until("the idle daemon's exit", || daemon.borrow_mut().child.try_wait().unwrap().is_some());
+}
