@@ -129,7 +129,7 @@ pub fn hover_markdown(state: &BuildState, config: &EditorConfig, name: &str) -> 
 fn write_builder(state: &BuildState, instance: PartitionIx, md: &mut String) {
     let Some(run) = state.partition(instance).built_by else { return };
     let job = state.job_run(run);
-    let when = job.history.last().map(|c| format!(" at {}", format_timestamp(c.at.timestamp))).unwrap_or_default();
+    let when = job.history().last().map(|c| format!(" at {}", format_timestamp(c.at.timestamp))).unwrap_or_default();
     let _ = writeln!(
         md,
         "Built by job run `{}` (`{}`) — {}{when}\n",

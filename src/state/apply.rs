@@ -1,6 +1,9 @@
 //! Event handlers: how each of the eleven event types changes a [`BuildState`].
 //! The behaviour for events that contradict the state is documented in `docs/STATE.md`.
 
+use smallvec::SmallVec;
+use thin_vec::ThinVec;
+
 use crate::proto::{self, data_build_event::Event, event_source, DataBuildEvent};
 
 use super::*;
@@ -58,14 +61,16 @@ impl BuildState {
         self.job_runs.push(JobRun {
             label,
             status: JobRunStatus::Queued,
-            history: vec![StatusChange { status: JobRunStatus::Queued, at: cx.at }],
-            outputs: outputs.into(),
-            wants: Vec::new().into(),
+            queued: cx.at,
+            started: None,
+            ended: None,
+            outputs,
+            wants: Default::default(),
             last_heartbeat: None,
-            read_deps: Box::default(),
-            read_partitions: Box::default(),
-            missing_deps: Box::default(),
-            derivative_wants: Vec::new(),
+            read_deps: Default::default(),
+            read_partitions: Default::default(),
+            missing_deps: Default::default(),
+            derivative_wants: Default::default(),
             failure_reason: None,
             cancellation: None,
         });
@@ -77,18 +82,18 @@ impl BuildState {
             }
         }
         self.join_retry_chains(ix, label, &attributions);
-        let touched: Vec<WantIx> = attributions.iter().map(|a| a.want).collect();
-        self.job_runs[ix.index()].wants = attributions.into();
+        let touched: Ids<WantIx> = attributions.iter().map(|a| a.want).collect();
+        self.job_runs[ix.index()].wants = attributions;
         self.refresh_wants(cx, &touched);
     }
 
     /// A new Building instance for each partition the run will build (a repeated one only once).
-    fn buffered_outputs(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1, ix: JobRunIx) -> Vec<PartitionIx> {
-        let mut outputs = Vec::with_capacity(e.building_partitions.len());
+    fn buffered_outputs(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1, ix: JobRunIx) -> Ids<PartitionIx> {
+        let mut outputs = Ids::with_capacity(e.building_partitions.len());
         for partition in &e.building_partitions {
             let ref_id = self.intern_ref(&partition.r#ref);
             let uuid = built_partition_uuid(&e.job_run_id, &partition.r#ref);
-            if self.partition_by_uuid.contains_key(&uuid) {
+            if self.find_partition(&uuid).is_some() {
                 let message = format!(
                     "job run {} lists {} twice in building_partitions; built once",
                     e.job_run_id, partition.r#ref
@@ -102,8 +107,12 @@ impl BuildState {
     }
 
     /// The wants the run is scheduled for, once each (a want not created yet is attributed anyway).
-    fn want_attributions(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1) -> Vec<WantAttribution> {
-        let mut attributions: Vec<WantAttribution> = Vec::with_capacity(e.want_attributed_partitions.len());
+    fn want_attributions(
+        &mut self,
+        cx: &Cx,
+        e: &proto::JobRunBufferEventV1,
+    ) -> SmallVec<[WantAttribution; 1]> {
+        let mut attributions = SmallVec::<[WantAttribution; 1]>::with_capacity(e.want_attributed_partitions.len());
         for attributed in &e.want_attributed_partitions {
             let want = self.intern_want(&attributed.want_id);
             if !self.want_exists(want) {
@@ -113,7 +122,7 @@ impl BuildState {
                 );
                 self.diagnose(cx, message);
             }
-            let refs: Box<[RefId]> = attributed.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
+            let refs: Ids<RefId> = attributed.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
             if !attributions.iter().any(|a| a.want == want) {
                 attributions.push(WantAttribution { want, refs });
             }
@@ -124,7 +133,7 @@ impl BuildState {
     /// Each attributed want records the run, as a retry of the want's runs of the same label and
     /// outputs, or as the start of a new chain.
     fn join_retry_chains(&mut self, ix: JobRunIx, label: LabelId, attributions: &[WantAttribution]) {
-        let mut chain_refs: Vec<RefId> =
+        let mut chain_refs: Ids<RefId> =
             self.job_runs[ix.index()].outputs.iter().map(|&p| self.partitions[p.index()].partition_ref).collect();
         chain_refs.sort_unstable();
         for attribution in attributions {
@@ -132,7 +141,7 @@ impl BuildState {
             want.job_runs.push(ix);
             match want.retry_chains.iter_mut().find(|c| c.label == label && *c.refs == *chain_refs) {
                 Some(chain) => chain.runs.push(ix),
-                None => want.retry_chains.push(RetryChain { label, refs: chain_refs.clone().into(), runs: vec![ix] }),
+                None => want.retry_chains.push(RetryChain { label, refs: chain_refs.clone(), runs: smallvec::smallvec![ix] }),
             }
         }
     }
@@ -164,7 +173,7 @@ impl BuildState {
 
         // Resolve reads before this run's own outputs turn Live: a run that reads its own ref reads
         // the previous instance.
-        let mut read_partitions: Vec<(RefId, PartitionIx)> = Vec::new();
+        let mut read_partitions: SmallVec<[(RefId, PartitionIx); 2]> = SmallVec::new();
         for deps in read_deps.iter() {
             for &input in deps.inputs.iter() {
                 if !read_partitions.iter().any(|&(r, _)| r == input) {
@@ -176,10 +185,10 @@ impl BuildState {
         let outputs = self.job_runs[ix.index()].outputs.clone();
         let mut edges: Vec<(PartitionIx, Consumer)> = Vec::new();
         for deps in read_deps.iter() {
-            let impacted: Vec<PartitionIx> = if deps.impacted.is_empty() {
-                outputs.to_vec()
+                let impacted: Ids<PartitionIx> = if deps.impacted.is_empty() {
+                outputs.clone()
             } else {
-                let mut impacted = Vec::with_capacity(deps.impacted.len());
+                let mut impacted = Ids::with_capacity(deps.impacted.len());
                 for &r in deps.impacted.iter() {
                     match outputs.iter().find(|&&p| self.partitions[p.index()].partition_ref == r) {
                         Some(&p) => impacted.push(p),
@@ -209,7 +218,7 @@ impl BuildState {
 
         let run = &mut self.job_runs[ix.index()];
         run.read_deps = read_deps;
-        run.read_partitions = read_partitions.into();
+        run.read_partitions = read_partitions;
         self.set_job_run_status(cx, ix, JobRunStatus::Succeeded, PartitionState::Live);
     }
 
@@ -230,7 +239,7 @@ impl BuildState {
         let missing = self.intern_deps(e.missing_deps.iter().map(|d| (&d.impacted, &d.missing)));
         let read = self.intern_deps(e.read_deps.iter().map(|d| (&d.impacted, &d.read)));
         let run = &mut self.job_runs[ix.index()];
-        run.missing_deps = missing;
+        run.missing_deps = missing.into_iter().collect();
         run.read_deps = read;
         self.set_job_run_status(cx, ix, JobRunStatus::DepMiss, PartitionState::DepMiss);
     }
@@ -245,7 +254,7 @@ impl BuildState {
         if self.wants[ix.index()].created.is_some() {
             return self.diagnose(cx, format!("want {} created again; ignored", e.want_id));
         }
-        let refs: Box<[RefId]> = e.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
+        let refs: Ids<RefId> = e.partitions.iter().map(|p| self.intern_ref(&p.r#ref)).collect();
         for &r in refs.iter() {
             let wants = &mut self.ref_entries[r.index()].wants;
             if wants.last() != Some(&ix) {
@@ -253,7 +262,7 @@ impl BuildState {
             }
         }
         let source = source(e.source.as_ref());
-        let mut parents = Vec::new();
+        let mut parents = ThinVec::new();
         let mut triggered_by = None;
         if let Source::JobTriggered { job_run_id } = &source {
             match self.find_job_run(job_run_id) {
@@ -285,7 +294,7 @@ impl BuildState {
         want.comment = e.comment.as_deref().map(Into::into);
         want.triggered_by = triggered_by;
         want.parents = parents;
-        let mut touched = want.parents.clone();
+        let mut touched: Ids<WantIx> = want.parents.iter().copied().collect();
         touched.push(ix);
         // Created as New (a placeholder already was); the refresh records any move from there.
         self.record(cx, Change::WantStatus { want: ix, from: None, to: self.wants[ix.index()].status });
@@ -314,8 +323,8 @@ impl BuildState {
             return self.diagnose(cx, format!("taint {} created again; ignored", e.taint_id));
         }
         let ix = TaintIx(id);
-        let mut refs = Vec::with_capacity(e.partitions.len());
-        let mut instances = Vec::with_capacity(e.partitions.len());
+        let mut refs = Ids::with_capacity(e.partitions.len());
+        let mut instances = Ids::with_capacity(e.partitions.len());
         for partition in &e.partitions {
             let Some(r) = self.ref_id(&partition.r#ref) else {
                 self.diagnose(
@@ -343,8 +352,8 @@ impl BuildState {
         }
         self.taints.push(Taint {
             created: cx.at,
-            refs: refs.into(),
-            instances: instances.into(),
+            refs,
+            instances,
             source: source(e.source.as_ref()),
             comment: e.comment.as_deref().map(Into::into),
             cancellation: None,
@@ -387,7 +396,7 @@ impl BuildState {
         if new {
             self.wants.push(Want {
                 created: None,
-                refs: Box::default(),
+                refs: Ids::new(),
                 data_timestamp: 0,
                 ttl_seconds: 0,
                 sla_seconds: 0,
@@ -396,10 +405,10 @@ impl BuildState {
                 cancellation: None,
                 status: WantStatus::New,
                 triggered_by: None,
-                parents: Vec::new(),
-                children: Vec::new(),
-                job_runs: Vec::new(),
-                retry_chains: Vec::new(),
+                parents: ThinVec::new(),
+                children: ThinVec::new(),
+                job_runs: Ids::new(),
+                retry_chains: SmallVec::new(),
             });
         }
         WantIx(ix)
@@ -408,7 +417,7 @@ impl BuildState {
     fn intern_deps<'a>(
         &mut self,
         deps: impl Iterator<Item = (&'a Vec<proto::PartitionRef>, &'a Vec<proto::PartitionRef>)>,
-    ) -> Box<[Deps]> {
+    ) -> SmallVec<[Deps; 1]> {
         deps.map(|(impacted, inputs)| Deps {
             impacted: impacted.iter().map(|p| self.intern_ref(&p.r#ref)).collect(),
             inputs: inputs.iter().map(|p| self.intern_ref(&p.r#ref)).collect(),
@@ -432,10 +441,11 @@ impl BuildState {
             built_by,
             created: at,
             state_since: at,
-            taints: Vec::new(),
-            consumers: Vec::new(),
+            taints: ThinVec::new(),
+            consumers: SmallVec::new(),
         });
-        self.partition_by_uuid.insert(uuid, ix);
+        let partitions = &self.partitions;
+        self.partition_by_uuid.insert_unique(uuid_hash(&uuid), ix, |p| uuid_hash(&partitions[p.index()].uuid));
         self.ref_entries[partition_ref.index()].instances.push(ix);
         ix
     }
@@ -447,7 +457,7 @@ impl BuildState {
         }
         let name = self.ref_name(r).to_owned();
         let uuid = external_partition_uuid(&name);
-        if let Some(&p) = self.partition_by_uuid.get(&uuid) {
+        if let Some(p) = self.find_partition(&uuid) {
             return p;
         }
         let p = self.new_instance(uuid, r, PartitionState::External, None, cx.at);
@@ -492,7 +502,11 @@ impl BuildState {
         let run = &mut self.job_runs[ix.index()];
         let from = run.status;
         run.status = status;
-        run.history.push(StatusChange { status, at: cx.at });
+        if status == JobRunStatus::Running {
+            run.started = Some(cx.at);
+        } else {
+            run.ended = Some(cx.at);
+        }
         self.record(cx, Change::JobRunStatus { job_run: ix, from: Some(from), to: status });
         for i in 0..self.job_runs[ix.index()].outputs.len() {
             let p = self.job_runs[ix.index()].outputs[i];

@@ -52,8 +52,8 @@ impl BuildState {
         h.str(self.job_run_id(ix));
         h.str(self.label_name(run.label));
         h.u64(run.status as u64);
-        h.u64(run.history.len() as u64);
-        for change in &run.history {
+        h.u64(run.history().count() as u64);
+        for change in run.history() {
             h.u64(change.status as u64);
             h.stamp(Some(change.at));
         }

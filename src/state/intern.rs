@@ -9,13 +9,30 @@ use rustc_hash::FxBuildHasher;
 /// The table holds only ids and hashes against `names`, so each string is stored once.
 #[derive(Default, Clone)]
 pub struct Interner {
-    names: Vec<Box<str>>,
+    names: Names,
     table: HashTable<u32>,
+}
+
+/// Every name in one text buffer, found by its end offset: no allocation or pointer per name, which
+/// at millions of names was most of their cost.
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Names {
+    text: String,
+    /// `ends[id]` is where name `id` ends in `text`; it starts where the previous one ends.
+    ends: Vec<u64>,
+}
+
+impl Names {
+    fn get(&self, id: u32) -> &str {
+        let id = id as usize;
+        let start = if id == 0 { 0 } else { self.ends[id - 1] as usize };
+        &self.text[start..self.ends[id] as usize]
+    }
 }
 
 impl std::fmt::Debug for Interner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interner").field("len", &self.names.len()).finish()
+        f.debug_struct("Interner").field("len", &self.len()).finish()
     }
 }
 
@@ -25,32 +42,57 @@ fn hash(name: &str) -> u64 {
 
 impl Interner {
     pub fn get(&self, name: &str) -> Option<u32> {
-        self.table.find(hash(name), |&id| &*self.names[id as usize] == name).copied()
+        self.table.find(hash(name), |&id| self.names.get(id) == name).copied()
     }
 
     /// The id of `name`, and whether it was new.
     pub fn intern(&mut self, name: &str) -> (u32, bool) {
         let hash = hash(name);
-        if let Some(&id) = self.table.find(hash, |&id| &*self.names[id as usize] == name) {
+        if let Some(&id) = self.table.find(hash, |&id| self.names.get(id) == name) {
             return (id, false);
         }
-        let id = u32::try_from(self.names.len()).expect("fewer than 2^32 distinct names");
-        self.names.push(name.into());
+        let id = u32::try_from(self.len()).expect("fewer than 2^32 distinct names");
+        self.names.text.push_str(name);
+        self.names.ends.push(self.names.text.len() as u64);
         let names = &self.names;
-        self.table.insert_unique(hash, id, |&id| self::hash(&names[id as usize]));
+        self.table.insert_unique(hash, id, |&id| self::hash(names.get(id)));
         (id, true)
     }
 
     pub fn name(&self, id: u32) -> &str {
-        &self.names[id as usize]
+        self.names.get(id)
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.names.ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.names.ends.is_empty()
+    }
+}
+
+/// Serialized as its names alone: the table is rebuilt on load, which is cheaper than storing it.
+impl serde::Serialize for Interner {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.names.serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Interner {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Interner, D::Error> {
+        let names = Names::deserialize(deserializer)?;
+        if names.ends.windows(2).any(|w| w[0] > w[1])
+            || names.ends.last().is_some_and(|&end| end as usize != names.text.len())
+            || names.ends.iter().any(|&end| !names.text.is_char_boundary(end as usize))
+        {
+            return Err(serde::de::Error::custom("interned names do not match their text"));
+        }
+        let mut table = HashTable::with_capacity(names.ends.len());
+        for id in 0..names.ends.len() as u32 {
+            table.insert_unique(hash(names.get(id)), id, |&id| hash(names.get(id)));
+        }
+        Ok(Interner { names, table })
     }
 }
 
@@ -64,9 +106,11 @@ mod tests {
         assert_eq!(interner.intern("data/a"), (0, true));
         assert_eq!(interner.intern("data/b"), (1, true));
         assert_eq!(interner.intern("data/a"), (0, false));
+        assert_eq!(interner.intern(""), (2, true));
         assert_eq!(interner.get("data/b"), Some(1));
         assert_eq!(interner.get("data/c"), None);
         assert_eq!(interner.name(1), "data/b");
-        assert_eq!(interner.len(), 2);
+        assert_eq!(interner.name(2), "");
+        assert_eq!(interner.len(), 3);
     }
 }

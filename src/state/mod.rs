@@ -5,14 +5,16 @@
 //! the only loops are over what the event itself names and the wants it touches.
 
 mod apply;
+mod column;
 mod digest;
 mod identity;
 mod intern;
 mod model;
 mod want_status;
 
-use rustc_hash::FxHashMap;
 use uuid::Uuid;
+
+pub use column::Column;
 
 pub use identity::{built_partition_uuid, external_partition_uuid, PARTITION_NAMESPACE};
 pub use intern::Interner;
@@ -58,16 +60,18 @@ pub enum Change {
 #[derive(Debug, Default, Clone)]
 pub struct BuildState {
     refs: Interner,
-    ref_entries: Vec<RefEntry>,
+    ref_entries: Column<RefEntry>,
     labels: Interner,
     job_run_ids: Interner,
-    job_runs: Vec<JobRun>,
+    job_runs: Column<JobRun>,
     want_ids: Interner,
-    wants: Vec<Want>,
+    wants: Column<Want>,
     taint_ids: Interner,
     taints: Vec<Taint>,
-    partitions: Vec<PartitionInstance>,
-    partition_by_uuid: FxHashMap<Uuid, PartitionIx>,
+    partitions: Column<PartitionInstance>,
+    /// Partition instances by UUID: a table of indices hashed by the UUID stored in `partitions`, a
+    /// fifth the size of a map holding the UUIDs again.
+    partition_by_uuid: hashbrown::HashTable<PartitionIx>,
     events_applied: u64,
     last_event: Option<Stamp>,
     diagnostics: Vec<Diagnostic>,
@@ -174,7 +178,7 @@ impl BuildState {
     }
 
     pub fn find_partition(&self, uuid: &Uuid) -> Option<PartitionIx> {
-        self.partition_by_uuid.get(uuid).copied()
+        self.partition_by_uuid.find(uuid_hash(uuid), |p| self.partitions[p.index()].uuid == *uuid).copied()
     }
 
     /// The current (newest) instance of a ref.
@@ -247,10 +251,20 @@ impl BuildState {
         (0..self.ref_entries.len() as u32).map(RefId)
     }
 
+    /// Every job run, in buffer order.
+    pub fn job_runs(&self) -> impl DoubleEndedIterator<Item = &JobRun> {
+        self.job_runs.iter()
+    }
+
     /// The retry chain of `job_run` within the want it serviced, if it serviced that want.
     pub fn retry_chain(&self, want: WantIx, job_run: JobRunIx) -> Option<&RetryChain> {
         self.wants[want.index()].retry_chains.iter().find(|chain| chain.runs.contains(&job_run))
     }
+}
+
+/// UUIDs are hashes already (v5 is SHA-1): their first eight bytes serve.
+fn uuid_hash(uuid: &Uuid) -> u64 {
+    u64::from_le_bytes(uuid.as_bytes()[..8].try_into().expect("16 bytes"))
 }
 
 #[cfg(test)]

@@ -1,12 +1,19 @@
 //! The entities of a [`BuildState`](super::BuildState). They refer to each other by dense index
 //! (`*Ix`, `RefId`), never by pointer, so the state is one flat, cheaply snapshotted structure.
 
+use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
+use thin_vec::ThinVec;
 use uuid::Uuid;
+
+/// A short list of ids, stored inline up to four (the common case: one output, a few reads) and
+/// on the heap past that. Same size as a `Vec`, without its allocation.
+pub type Ids<T> = SmallVec<[T; 4]>;
 
 macro_rules! index_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub struct $name(pub u32);
 
         impl $name {
@@ -30,7 +37,7 @@ index_type!(/// A partition instance, in creation order. One-to-one with its UUI
 index_type!(/// A taint, in creation order.
     TaintIx);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum JobRunStatus {
     Queued,
     Running,
@@ -57,7 +64,7 @@ impl JobRunStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PartitionState {
     Building,
     Live,
@@ -87,7 +94,7 @@ impl PartitionState {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum WantStatus {
     New,
     Building,
@@ -112,8 +119,17 @@ impl WantStatus {
     }
 }
 
+impl JobRun {
+    /// Every status the run had, oldest first, with when it moved there.
+    pub fn history(&self) -> impl DoubleEndedIterator<Item = StatusChange> {
+        let running = self.started.map(|at| StatusChange { status: JobRunStatus::Running, at });
+        let ended = self.ended.map(|at| StatusChange { status: self.status, at });
+        [Some(StatusChange { status: JobRunStatus::Queued, at: self.queued }), running, ended].into_iter().flatten()
+    }
+}
+
 /// Who caused a want, cancel or taint.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Source {
     Unspecified,
     Manual { user: Box<str> },
@@ -121,63 +137,69 @@ pub enum Source {
 }
 
 /// When something happened, in the log's own terms.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Stamp {
     /// Milliseconds since the epoch, from the event envelope.
     pub timestamp: u64,
     pub event_id: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StatusChange {
     pub status: JobRunStatus,
     pub at: Stamp,
 }
 
 /// `ReadDeps` or `MissingDeps` with interned refs: `impacted` outputs ← `inputs`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Deps {
-    pub impacted: Box<[RefId]>,
-    pub inputs: Box<[RefId]>,
+    pub impacted: Ids<RefId>,
+    pub inputs: Ids<RefId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct WantAttribution {
     pub want: WantIx,
-    pub refs: Box<[RefId]>,
+    pub refs: Ids<RefId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Cancellation {
     pub at: Stamp,
     pub source: Source,
     pub comment: Option<Box<str>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct JobRun {
     pub label: LabelId,
     pub status: JobRunStatus,
-    pub history: Vec<StatusChange>,
+    /// When it was buffered (as Queued).
+    pub queued: Stamp,
+    /// When it moved to Running, if it did.
+    pub started: Option<Stamp>,
+    /// When it moved to its terminal `status`, if it did. A run's history is always Queued, then
+    /// perhaps Running, then perhaps one terminal status ([`JobRun::history`]).
+    pub ended: Option<Stamp>,
     /// The instances this run builds, one per `building_partitions` ref, in event order.
     /// These are also its `wrote_partition_uuids`.
-    pub outputs: Box<[PartitionIx]>,
+    pub outputs: Ids<PartitionIx>,
     /// The wants it was scheduled for, with the refs attributed to each.
-    pub wants: Box<[WantAttribution]>,
+    pub wants: SmallVec<[WantAttribution; 1]>,
     pub last_heartbeat: Option<Stamp>,
     /// From the success or dep-miss event.
-    pub read_deps: Box<[Deps]>,
+    pub read_deps: SmallVec<[Deps; 1]>,
     /// Each read ref resolved at success time (`read_partition_uuids`), in first-read order. Never changes.
-    pub read_partitions: Box<[(RefId, PartitionIx)]>,
-    pub missing_deps: Box<[Deps]>,
+    pub read_partitions: SmallVec<[(RefId, PartitionIx); 2]>,
+    pub missing_deps: ThinVec<Deps>,
     /// Wants created with `source = job_triggered{this run}`.
-    pub derivative_wants: Vec<WantIx>,
+    pub derivative_wants: ThinVec<WantIx>,
     pub failure_reason: Option<Box<str>>,
     /// Boxed: rare, and large next to the rest.
     pub cancellation: Option<Box<Cancellation>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PartitionInstance {
     pub uuid: Uuid,
     pub partition_ref: RefId,
@@ -188,32 +210,32 @@ pub struct PartitionInstance {
     /// When `state` last changed.
     pub state_since: Stamp,
     /// Every taint that marked this instance, oldest first; those not canceled are active.
-    pub taints: Vec<TaintIx>,
+    pub taints: ThinVec<TaintIx>,
     /// The consumer index entry for this instance: who read it to build what.
-    pub consumers: Vec<Consumer>,
+    pub consumers: SmallVec<[Consumer; 2]>,
 }
 
 /// One edge of the consumer index: `job_run` read the instance and built `output`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Consumer {
     pub output: PartitionIx,
     pub job_run: JobRunIx,
 }
 
 /// Runs of one job label building the same refs for one want: retries of each other.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RetryChain {
     pub label: LabelId,
     /// Sorted by ref id.
-    pub refs: Box<[RefId]>,
-    pub runs: Vec<JobRunIx>,
+    pub refs: Ids<RefId>,
+    pub runs: Ids<JobRunIx>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Want {
     /// `None` while the want is only mentioned (by a job run's attribution) and not yet created.
     pub created: Option<Stamp>,
-    pub refs: Box<[RefId]>,
+    pub refs: Ids<RefId>,
     pub data_timestamp: u64,
     pub ttl_seconds: u64,
     pub sla_seconds: u64,
@@ -226,20 +248,20 @@ pub struct Want {
     /// The dep-missed run whose `job_triggered` source created this want, if it is in the log.
     pub triggered_by: Option<JobRunIx>,
     /// Wants the triggering run serviced.
-    pub parents: Vec<WantIx>,
+    pub parents: ThinVec<WantIx>,
     /// Derivative wants spawned by dep misses of runs servicing this want.
-    pub children: Vec<WantIx>,
+    pub children: ThinVec<WantIx>,
     /// Every run scheduled for this want, in buffer order.
-    pub job_runs: Vec<JobRunIx>,
-    pub retry_chains: Vec<RetryChain>,
+    pub job_runs: Ids<JobRunIx>,
+    pub retry_chains: SmallVec<[RetryChain; 1]>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Taint {
     pub created: Stamp,
-    pub refs: Box<[RefId]>,
+    pub refs: Ids<RefId>,
     /// The instances it marked, resolved when it was created.
-    pub instances: Box<[PartitionIx]>,
+    pub instances: Ids<PartitionIx>,
     pub source: Source,
     pub comment: Option<Box<str>>,
     /// Boxed: rare, and large next to the rest.
@@ -247,17 +269,17 @@ pub struct Taint {
 }
 
 /// What the state knows about one ref.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RefEntry {
     /// Every instance of the ref in creation order (an External one first, if any). The last is current.
-    pub instances: Vec<PartitionIx>,
+    pub instances: Ids<PartitionIx>,
     /// Wants that asked for this ref.
-    pub wants: Vec<WantIx>,
+    pub wants: Ids<WantIx>,
 }
 
 /// Something in the log that contradicts the state. The event is applied as far as it makes sense
 /// (documented per case in `docs/STATE.md`) and this records why the rest was not.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Diagnostic {
     pub event_id: u64,
     /// Byte offset of the record in the log.

@@ -24,7 +24,7 @@ fn current_state(state: &BuildState, r: &str) -> PartitionState {
 }
 
 fn statuses(state: &BuildState, id: &str) -> Vec<JobRunStatus> {
-    state.job_run(run(state, id)).history.iter().map(|c| c.status).collect()
+    state.job_run(run(state, id)).history().map(|c| c.status).collect()
 }
 
 #[test]
@@ -45,7 +45,7 @@ fn demo_log_replays_to_the_design_story() {
     // One retry chain for W-001: JR-123 dep-missed, JR-789 succeeded.
     let chains = &state.want(w1).retry_chains;
     assert_eq!(chains.len(), 1);
-    assert_eq!(chains[0].runs, vec![run(&state, "JR-123"), run(&state, "JR-789")]);
+    assert_eq!(*chains[0].runs, [run(&state, "JR-123"), run(&state, "JR-789")]);
     assert_eq!(statuses(&state, "JR-123"), [JobRunStatus::Queued, JobRunStatus::Running, JobRunStatus::DepMiss]);
     assert_eq!(statuses(&state, "JR-789"), [JobRunStatus::Queued, JobRunStatus::Running, JobRunStatus::Succeeded]);
 
@@ -61,7 +61,7 @@ fn demo_log_replays_to_the_design_story() {
 
     // Consumer index: alpha → beta (JR-456) and alpha → gamma (JR-789); beta → gamma (JR-789).
     let gamma = state.job_run(run(&state, "JR-789")).outputs[0];
-    let consumers = |p: PartitionIx| state.partition(p).consumers.clone();
+    let consumers = |p: PartitionIx| state.partition(p).consumers.to_vec();
     assert_eq!(
         consumers(alpha_ix),
         vec![
@@ -140,7 +140,7 @@ fn a_run_reading_its_own_ref_reads_the_previous_instance() {
     let first = state.job_run(run(&state, "JR-1")).outputs[0];
     let second = state.job_run(run(&state, "JR-2")).outputs[0];
     assert_eq!(state.job_run(run(&state, "JR-2")).read_partitions[0].1, first);
-    assert_eq!(state.partition(first).consumers, vec![Consumer { output: second, job_run: run(&state, "JR-2") }]);
+    assert_eq!(*state.partition(first).consumers, [Consumer { output: second, job_run: run(&state, "JR-2") }]);
 }
 
 #[test]

@@ -104,8 +104,7 @@ pub(crate) fn job_run_detail(state: &BuildState, ix: JobRunIx) -> JobRunDetail {
         read_deps: deps_views(state, &run.read_deps),
         missing_deps: deps_views(state, &run.missing_deps),
         history: run
-            .history
-            .iter()
+            .history()
             .map(|h| StatusEntry { status: h.status.name(), timestamp: h.at.timestamp, event_id: h.at.event_id })
             .collect(),
         last_heartbeat: run.last_heartbeat.map(stamp),
