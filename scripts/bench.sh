@@ -2,14 +2,16 @@
 # The benchmark report against the peers (issue 13), in one run: BENCHMARKS.md describes every row.
 #
 #   scripts/bench.sh [--events 1000000,10000000] [--large] [--skip duckdb,sqlite,live] [--out FILE]
-#                    [--live-seconds 30] [--dir DIR]
+#                    [--live-seconds 30] [--dir DIR] [--wait-quiet SECONDS]
 #
 # For each size: `dbl simulate` logs (binary and JSON lines, seed 1; kept in DIR and reused), `dbl status` on
 # both (best of 3), examples/bench_peers.rs (decode only, replay per request, SQLite), scripts/bench_duckdb.py
 # (DuckDB from PyPI, in a venv under ~/.cache/dbl-bench-venv) and examples/bench_live.rs (the daemon under
 # load). scripts/bench_report.py turns the results into markdown: on stdout and in FILE
 # (default target/bench-report.md). --large adds 100,000,000 events. A step that fails is reported as such;
-# the rest of the report is still written.
+# the rest of the report is still written. --wait-quiet waits (at most SECONDS) for the 1-minute load
+# average to fall below 1.5 before measuring. The report gives the load average at the start and the end,
+# and the CPU time other processes took during the run (from /proc/stat, less this script's children).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,7 +29,8 @@ while [ $# -gt 0 ]; do
     --out) OUT=$2; shift 2 ;;
     --live-seconds) LIVE_SECONDS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --wait-quiet) WAIT_QUIET=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,8 +62,19 @@ machine() {
   echo " \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo '+uncommitted')\","
   echo " \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\"}"
 }
+load1() { cut -d' ' -f1 /proc/loadavg; }
+if [ -n "${WAIT_QUIET:-}" ]; then
+  waited=0
+  while awk "BEGIN {exit !($(load1) >= 1.5)}" && [ "$waited" -lt "$WAIT_QUIET" ]; do
+    [ $((waited % 60)) -eq 0 ] && say "waiting for a quiet machine (load average $(load1))"
+    sleep 10; waited=$((waited + 10))
+  done
+fi
+# The machine's busy CPU time and this script's children's, at the start and the end.
+cpu_snapshot() { head -1 /proc/stat; getconf CLK_TCK; times; }
 machine > "$RESULTS/machine-start.json"
-LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+cpu_snapshot > "$RESULTS/cpu-start.txt"
+LOAD1=$(load1)
 if awk "BEGIN {exit !($LOAD1 > 1.5)}"; then
   say "WARNING: load average $LOAD1 on $(nproc) cores: the figures will be noisy"
 fi
@@ -115,6 +129,7 @@ for n in "${SIZES[@]}"; do
   fi
 done
 machine > "$RESULTS/machine-end.json"
+cpu_snapshot > "$RESULTS/cpu-end.txt"
 
 python3 "$ROOT/scripts/bench_report.py" "$RESULTS" --events "$EVENTS" | tee "$OUT"
 say "report: $OUT (raw results: $RESULTS)"

@@ -42,6 +42,24 @@ def status_runs(results, n, fmt):
     return min(runs, key=lambda x: x["load_s"]) if runs else None, len(runs)
 
 
+def other_cpu(res):
+    """CPU-seconds that processes other than this run's used during it, and the run's wall CPU-seconds."""
+    def snapshot(name):
+        lines = open(os.path.join(res, name)).read().split("\n")
+        fields = [int(x) for x in lines[0].split()[1:]]
+        tick = int(lines[1])
+        busy = (sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)) / tick  # all but idle, iowait
+        total = sum(fields) / tick
+        ours = sum(minutes * 60 + seconds for minutes, seconds in
+                   (map(float, m) for m in re.findall(r"(\d+)m([\d.]+)s", " ".join(lines[2:]))))
+        return busy, total, ours
+    try:
+        (b0, t0, o0), (b1, t1, o1) = snapshot("cpu-start.txt"), snapshot("cpu-end.txt")
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0.0, (b1 - b0) - (o1 - o0)), t1 - t0
+
+
 def t(s):
     if s is None:
         return "—"
@@ -84,6 +102,7 @@ def main():
     end = read_json(os.path.join(res, "machine-end.json")) or {}
     failed = open(os.path.join(res, "failed.txt")).read().split("\n") if os.path.exists(os.path.join(res, "failed.txt")) else []
     failed = [f for f in failed if f]
+    others = other_cpu(res)
     peers = {n: read_json(os.path.join(res, f"peers-{n}.json")) for n in sizes}
     duck = {n: read_json(os.path.join(res, f"duckdb-{n}.json")) for n in sizes}
     live = {n: read_json(os.path.join(res, f"live-{n}.json")) for n in sizes}
@@ -96,7 +115,9 @@ def main():
     p("")
     p(f"`scripts/bench.sh --events {args.events}`, {start.get('date', '?')}, commit `{start.get('commit', '?')}`.")
     p(f"Machine: {start.get('cores', '?')} cores ({start.get('cpu', '?')}), {start.get('mem_gib', '?')} GiB; "
-      f"load average (1, 5, 15 min) **{start.get('loadavg', '?')}** at the start, **{end.get('loadavg', '?')}** at the end.")
+      f"load average (1, 5, 15 min) **{start.get('loadavg', '?')}** at the start, **{end.get('loadavg', '?')}** at the end"
+      + (f"; other processes took **{others[0]:.0f} CPU-s of the run's {others[1]:.0f}** ({others[0] / others[1]:.0%} "
+         f"of the machine)." if others else "."))
     duck_version = next((d["version"] for d in duck.values() if d), None)
     p(f"Logs: `dbl simulate --events N --seed 1`, binary and JSON lines. DuckDB {duck_version or '(not run)'} from PyPI.")
     p("Every ratio is between two figures of this run.")
