@@ -96,7 +96,7 @@ status_runs() { # N FORMAT LOG
   for r in $(seq 1 $runs); do
     local start end
     start=$(date +%s.%N)
-    "$DBL" status --log "$log" > /dev/null 2> "$RESULTS/status-$n-$fmt-$r.txt"
+    "$DBL" status --no-daemon --log "$log" > /dev/null 2> "$RESULTS/status-$n-$fmt-$r.txt"
     end=$(date +%s.%N)
     echo "wall $(awk "BEGIN {print $end - $start}")" >> "$RESULTS/status-$n-$fmt-$r.txt"
   done
