@@ -2,17 +2,18 @@
 //! every figure measured in this run. Prints one JSON object on stdout (progress on stderr).
 //!
 //! ```text
-//! cargo run --release --example bench_peers -- --bel sim.bel --jsonl sim.jsonl [--replays 3] [--requests 2000] [--sqlite-db PATH] [--skip-sqlite]
+//! cargo run --release --example bench_peers -- --bel sim.bel --jsonl sim.jsonl [--requests 2000] [--sqlite-db PATH] [--skip-sqlite]
 //! ```
 //!
-//! - decode only: `load_file` of each file with a sink that only counts (the two-thread reader `dbl` uses);
-//! - databuild's own server: a full replay (`cli::load_state` + one lineage query) per request, against
-//!   applying one event to a loaded state and answering the same query (the log's last `--requests` events);
+//! - decode only: `load_file` of each file with a sink that only counts (the two-thread reader `dbl` loads
+//!   with), under `dbl`'s allocator;
+//! - dbl as a live server: applying one event to a loaded state and answering a lineage request (the log's
+//!   last `--requests` events), p50 and p99. (A full replay per request, databuild's own server, is timed by
+//!   `scripts/bench.sh` with the real binary: `dbl lineage --no-daemon`.)
+//! - lineage: `views::lineage` downstream of one focus at depths 1, 3 and 10, and how many instances each finds;
 //! - the Marquez way: the binary log ingested into SQLite (on disk, indexed tables, one transaction, reads
-//!   resolved by query at success time as DESIGN says), and downstream lineage as a recursive CTE at depths
-//!   1, 3 and 10, against `views::lineage` at the same depths on the same focus;
-//! - the analyst's first answer: loading the JSON-lines log and answering the depth-3 lineage (DuckDB's side
-//!   is `scripts/bench_duckdb.py`, given the focus printed here).
+//!   resolved by query at success time as DESIGN says), and the same lineage as a recursive CTE. DuckDB's side
+//!   is `scripts/bench_duckdb.py`, given the focus printed here.
 //!
 //! The focus is the External instance of a `raw/customers` partition read after the log's midpoint, found
 //! from the events alone (of the first 16 such, the one with the most instances downstream at depth 10 and
@@ -30,33 +31,29 @@ use dbl::views::{self, Direction, LineageNode, LineageParams};
 use rusqlite::{params, Connection, OptionalExtension, Statement};
 use serde_json::{json, Value};
 
+/// The allocator `dbl` itself runs with (src/main.rs), so that decoding alone is measured as `dbl` would do it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DEPTHS: [u32; 3] = [1, 3, 10];
 
 struct Args {
     bel: PathBuf,
     jsonl: PathBuf,
-    replays: usize,
     requests: usize,
     sqlite_db: Option<PathBuf>,
     skip_sqlite: bool,
 }
 
 fn args() -> Args {
-    let mut args = Args {
-        bel: PathBuf::new(),
-        jsonl: PathBuf::new(),
-        replays: 3,
-        requests: 2000,
-        sqlite_db: None,
-        skip_sqlite: false,
-    };
+    let mut args =
+        Args { bel: PathBuf::new(), jsonl: PathBuf::new(), requests: 2000, sqlite_db: None, skip_sqlite: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--bel" => args.bel = value().into(),
             "--jsonl" => args.jsonl = value().into(),
-            "--replays" => args.replays = value().parse().expect("--replays N"),
             "--requests" => args.requests = value().parse().expect("--requests N"),
             "--sqlite-db" => args.sqlite_db = Some(value().into()),
             "--skip-sqlite" => args.skip_sqlite = true,
@@ -417,36 +414,12 @@ fn main() {
         .collect();
     drop(state);
 
-    // databuild's own server: the state rebuilt from the log for every request.
-    eprintln!("bench_peers: full replay per request, {} times", args.replays);
-    let mut replays = Vec::new();
-    let mut replay_loads = Vec::new();
-    for _ in 0..args.replays.max(1) {
-        let started = Instant::now();
-        let (state, _) = dbl::cli::load_state(&args.bel).expect("loads");
-        let loaded = started.elapsed();
-        black_box(views::lineage(&state, &query).unwrap());
-        replays.push(started.elapsed());
-        replay_loads.push(loaded);
-        drop(state);
-    }
-
-    // The analyst's question, answered from the JSON-lines file: load, then the depth-3 lineage.
-    eprintln!("bench_peers: JSON lines load + first answer");
-    let started = Instant::now();
-    let (state, _) = dbl::cli::load_state(&args.jsonl).expect("loads");
-    let jsonl_loaded = started.elapsed();
-    let (jsonl_count, _) = dbl_downstream(&state, &focus, 3);
-    let jsonl_first_answer = started.elapsed();
-    drop(state);
-
     let sqlite = if args.skip_sqlite {
         Value::Null
     } else {
         let db_path = args.sqlite_db.clone().unwrap_or_else(|| std::env::temp_dir().join("dbl-bench-peers.sqlite"));
         sqlite_peer(&args.bel, &db_path, &focus, budget)
     };
-    let median = |v: &mut Vec<Duration>| secs(percentile(v, 0.5));
     let lineage: Vec<Value> = dbl_lineage
         .iter()
         .map(|&(depth, s, count, truncated)| json!({"depth": depth, "s": s, "count": count, "truncated": truncated}))
@@ -463,8 +436,6 @@ fn main() {
             "p99_s": secs(percentile(&mut per_request, 0.99)),
             "query_p50_s": secs(percentile(&mut query_only, 0.5)),
         },
-        "replay": {"n": replays.len(), "median_s": median(&mut replays), "load_median_s": median(&mut replay_loads)},
-        "jsonl": {"load_s": secs(jsonl_loaded), "first_answer_s": secs(jsonl_first_answer), "depth3_count": jsonl_count},
         "sqlite": sqlite,
         "lineage": lineage,
     });

@@ -5,13 +5,15 @@
 #                    [--live-seconds 30] [--dir DIR] [--wait-quiet SECONDS]
 #
 # For each size: `dbl simulate` logs (binary and JSON lines, seed 1; kept in DIR and reused), `dbl status` on
-# both (best of 3), examples/bench_peers.rs (decode only, replay per request, SQLite), scripts/bench_duckdb.py
-# (DuckDB from PyPI, in a venv under ~/.cache/dbl-bench-venv) and examples/bench_live.rs (the daemon under
-# load). scripts/bench_report.py turns the results into markdown: on stdout and in FILE
-# (default target/bench-report.md). --large adds 100,000,000 events. A step that fails is reported as such;
-# the rest of the report is still written. --wait-quiet waits (at most SECONDS) for the 1-minute load
-# average to fall below 1.5 before measuring. The report gives the load average at the start and the end,
-# and the CPU time other processes took during the run (from /proc/stat, less this script's children).
+# both (best of 3), examples/bench_peers.rs (decode only, apply + query, lineage, SQLite), `dbl lineage
+# --no-daemon` on both (median of 3: a full replay per request; the first answer from JSON lines),
+# scripts/bench_duckdb.py (DuckDB from PyPI, in a venv under ~/.cache/dbl-bench-venv; median of 3) and
+# examples/bench_live.rs (the daemon under load). scripts/bench_report.py turns the results into markdown:
+# on stdout and in FILE (default target/bench-report.md). --large adds 100,000,000 events. A step that fails
+# is reported as such; the rest of the report is still written. --wait-quiet waits (at most SECONDS) for
+# the 1-minute load average to fall below 1.5 before measuring. The report gives the load average at the
+# start and the end, and the CPU time other processes took during the run (/proc/stat less this script's
+# children).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,7 +32,7 @@ while [ $# -gt 0 ]; do
     --live-seconds) LIVE_SECONDS=$2; shift 2 ;;
     --dir) DIR=$2; shift 2 ;;
     --wait-quiet) WAIT_QUIET=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -102,6 +104,28 @@ status_runs() { # N FORMAT LOG
   done
 }
 
+# databuild's own server, and dbl's first answer from JSON lines: the real binary loads the log and answers
+# one request (the focus bench_peers chose, downstream, depth 3), as a one-shot view does.
+cli_lineage_runs() { # N FORMAT LOG UUID
+  local n=$1 fmt=$2 log=$3 uuid=$4 runs=3 start end
+  [ "$n" -gt 10000000 ] && runs=1
+  for r in $(seq 1 $runs); do
+    start=$(date +%s.%N)
+    "$DBL" lineage --no-daemon --log "$log" --direction downstream --depth 3 --fanout 1000 --format json "$uuid" \
+      > "$RESULTS/lineage-$n-$fmt.json"
+    end=$(date +%s.%N)
+    awk "BEGIN {print $end - $start}" >> "$RESULTS/lineage-$n-$fmt.wall"
+  done
+}
+
+duckdb_runs() { # N JSONL RUN REF
+  local n=$1 runs=3
+  [ "$n" -gt 10000000 ] && runs=1
+  for r in $(seq 1 $runs); do
+    "$VENV/bin/python" "$ROOT/scripts/bench_duckdb.py" "$2" --focus-run "$3" --focus-ref "$4" > "$RESULTS/duckdb-$n-$r.json"
+  done
+}
+
 IFS=, read -ra SIZES <<< "$EVENTS"
 for n in "${SIZES[@]}"; do
   bel="$DIR/sim-$n.bel"; jsonl="$DIR/sim-$n.jsonl"
@@ -110,16 +134,18 @@ for n in "${SIZES[@]}"; do
   step "dbl status, $n events, binary" status_runs "$n" bel "$bel" || true
   step "dbl status, $n events, JSON lines" status_runs "$n" jsonl "$jsonl" || true
 
-  replays=3; [ "$n" -gt 10000000 ] && replays=1
-  peer_flags=(--bel "$bel" --jsonl "$jsonl" --replays "$replays" --sqlite-db "$DIR/peers-$n.sqlite")
+  peer_flags=(--bel "$bel" --jsonl "$jsonl" --sqlite-db "$DIR/peers-$n.sqlite")
   skipped sqlite && peer_flags+=(--skip-sqlite)
   step "bench_peers, $n events" sh -c '"$0" "$@" > "'"$RESULTS/peers-$n.json"'"' "$EXAMPLES/bench_peers" "${peer_flags[@]}" || true
 
-  if ! skipped duckdb && [ -s "$RESULTS/peers-$n.json" ]; then
-    focus_run=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["focus"]["job_run_id"])' "$RESULTS/peers-$n.json")
-    focus_ref=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["focus"]["ref"])' "$RESULTS/peers-$n.json")
-    step "DuckDB, $n events" sh -c '"$0" "$@" > "'"$RESULTS/duckdb-$n.json"'"' "$VENV/bin/python" \
-      "$ROOT/scripts/bench_duckdb.py" "$jsonl" --focus-run "$focus_run" --focus-ref "$focus_ref" || true
+  if [ -s "$RESULTS/peers-$n.json" ]; then
+    focus() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["focus"][sys.argv[2]])' "$RESULTS/peers-$n.json" "$1"; }
+    focus_uuid=$(focus uuid); focus_run=$(focus job_run_id); focus_ref=$(focus ref)
+    step "dbl lineage --no-daemon (a full replay per request), $n events, binary" cli_lineage_runs "$n" bel "$bel" "$focus_uuid" || true
+    step "dbl lineage --no-daemon (first answer), $n events, JSON lines" cli_lineage_runs "$n" jsonl "$jsonl" "$focus_uuid" || true
+    if ! skipped duckdb; then
+      step "DuckDB, $n events" duckdb_runs "$n" "$jsonl" "$focus_run" "$focus_ref" || true
+    fi
   fi
 
   if ! skipped live; then

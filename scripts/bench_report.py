@@ -60,6 +60,36 @@ def other_cpu(res):
     return max(0.0, (b1 - b0) - (o1 - o0)), t1 - t0
 
 
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2] if values else None
+
+
+def cli_lineage(res, n, fmt):
+    """`dbl lineage --no-daemon` on one file: the median wall time, the runs, and instances downstream."""
+    try:
+        walls = [float(x) for x in open(os.path.join(res, f"lineage-{n}-{fmt}.wall")).read().split()]
+        nodes = read_json(os.path.join(res, f"lineage-{n}-{fmt}.json"))["data"]["nodes"]
+    except (OSError, TypeError, KeyError, ValueError):
+        return None
+    count = sum(1 for x in nodes if x.get("kind") == "partition" and x.get("hops", 0) > 0)
+    return {"s": median(walls), "runs": len(walls), "count": count}
+
+
+def duckdb_run(res, n):
+    """The DuckDB run with the median time to first answer, and how many ran."""
+    runs, r = [], 1
+    while os.path.exists(os.path.join(res, f"duckdb-{n}-{r}.json")):
+        d = read_json(os.path.join(res, f"duckdb-{n}-{r}.json"))
+        if d:
+            runs.append(d)
+        r += 1
+    if not runs:
+        return None
+    runs.sort(key=lambda d: d["first_answer_s"])
+    return dict(runs[len(runs) // 2], runs=len(runs))
+
+
 def t(s):
     if s is None:
         return "—"
@@ -104,7 +134,8 @@ def main():
     failed = [f for f in failed if f]
     others = other_cpu(res)
     peers = {n: read_json(os.path.join(res, f"peers-{n}.json")) for n in sizes}
-    duck = {n: read_json(os.path.join(res, f"duckdb-{n}.json")) for n in sizes}
+    duck = {n: duckdb_run(res, n) for n in sizes}
+    cli = {(n, f): cli_lineage(res, n, f) for n in sizes for f in ("bel", "jsonl")}
     live = {n: read_json(os.path.join(res, f"live-{n}.json")) for n in sizes}
     status = {(n, f): status_runs(res, n, f) for n in sizes for f in ("bel", "jsonl")}
     out = []
@@ -155,20 +186,21 @@ def main():
     # -- databuild's own server -----------------------------------------------------------------------
     p("## databuild's own server: the state rebuilt from the log for every request")
     p("")
-    p("dbl: a loaded state applies one event, then answers the request (the log's last 2,000 events, or a tenth of it). "
-      "Replay: `cli::load_state` of the binary log, then the same request (median of 3; 1 above 10M events). "
-      "The request: downstream lineage of the focus (below), depth 3, fan-out 1000.")
+    p("dbl: a loaded state applies one event, then answers the request (the log's last 2,000 events, or a tenth of it; "
+      "`bench_peers`, in process). Full replay: the release binary loads the binary log and answers the same request, "
+      "`dbl lineage --no-daemon --direction downstream --depth 3 --fanout 1000 --format json UUID` (wall time of the "
+      "process, median of 3; 1 above 10M events). The request: downstream lineage of the focus (below), depth 3.")
     p("")
     p("| events | per request | dbl: apply one event + query | full replay + query | replay ÷ dbl |")
     p("|---|---|---|---|---|")
     for n in sizes:
-        pe = peers[n]
-        if not pe:
+        pe, rep = peers[n], cli[(n, "bel")]
+        if not pe or not rep:
             p(f"| {events_name(n)} | — | — | — | — |")
             continue
-        inc, rep = pe["incremental"], pe["replay"]
+        inc = pe["incremental"]
         for q in ("p50", "p99"):
-            p(f"| {events_name(n)} | {q} of {inc['requests']:,} | {t(inc[q + '_s'])} | {t(rep['median_s'])} | {ratio(rep['median_s'], inc[q + '_s'])} |")
+            p(f"| {events_name(n)} | {q} of {inc['requests']:,} | {t(inc[q + '_s'])} | {t(rep['s'])} | {ratio(rep['s'], inc[q + '_s'])} |")
     p("")
 
     # -- SQLite ---------------------------------------------------------------------------------------
@@ -177,7 +209,7 @@ def main():
     p("SQLite (rusqlite, bundled) in a file on disk (journal off, synchronous off, 512 MiB page cache), one transaction, "
       "prepared statements: job runs, partition instances and consumer edges with their indexes, each read resolved by "
       "query at success time as DESIGN says. It derives less than dbl (no want statuses, retry chains, derivative wants "
-      "or status history), so the ratio flatters it. dbl's ingest is `cli::load_state` (the replay's load, median). "
+      "or status history), so the ratio flatters it. dbl's ingest is `dbl status`'s load of the same file (best of 3). "
       "Lineage: downstream of the focus at each depth — dbl answers `views::lineage` (nodes, edges, the whole index), "
       "SQLite a `count(DISTINCT)` of a recursive CTE; median of repeated queries.")
     p("")
@@ -189,12 +221,12 @@ def main():
         if not sq:
             p(f"| {events_name(n)} | — | — | — | — |")
             continue
-        ingest = pe["replay"]["load_median_s"]
+        st, _ = status[(n, "bel")]
+        ingest = st["load_s"] if st else None
         p(f"| {events_name(n)} | ingest the binary log | {t(ingest)}{rate(n, ingest)} | {t(sq['ingest_s'])}{rate(n, sq['ingest_s'])} | {ratio(sq['ingest_s'], ingest)} |")
         for d, s in zip(pe["lineage"], sq["lineage"]):
             cut = ", a list cut at 1000" if d["truncated"] else ""
             p(f"| {events_name(n)} | lineage, depth {d['depth']} ({d['count']:,} downstream{cut}) | {t(d['s'])} | {t(s['s'])} ({s['count']:,}) | {ratio(s['s'], d['s'])} |")
-        st, _ = status[(n, "bel")]
         if st and st["bytes_per_event"] is not None:
             p(f"| {events_name(n)} | size: dbl peak RSS vs SQLite file | {st['bytes_per_event']} B/event | "
               f"{sq['db_bytes'] / n:.0f} B/event | {ratio(sq['db_bytes'] / n, st['bytes_per_event'])} |")
@@ -205,18 +237,19 @@ def main():
     p("")
     p("`scripts/bench_duckdb.py`: `read_json` of the log (the columns lineage needs), lineage edges built in SQL "
       "(reads resolved to the newest instance whose run succeeded before, else External), then a recursive CTE. "
-      "Time to first answer: read + edges + the depth-3 downstream lineage. dbl's: `cli::load_state` of the same "
-      "JSON-lines file + `views::lineage`, in process. Query only: median of 5 (DuckDB), of repeated queries (dbl).")
+      "Time to first answer: read + edges + the depth-3 downstream lineage, in the Python process (median of 3 runs). "
+      "dbl's: the whole `dbl lineage --no-daemon` process on the same JSON-lines file, the same request (median of 3). "
+      "Query only: median of 5 (DuckDB), of repeated `views::lineage` calls (dbl).")
     p("")
     p("| events | measure | dbl | DuckDB | DuckDB ÷ dbl |")
     p("|---|---|---|---|---|")
     for n in sizes:
-        pe, du = peers[n], duck[n]
+        pe, du, js = peers[n], duck[n], cli[(n, "jsonl")]
         if not pe or not du:
             p(f"| {events_name(n)} | — | — | — | — |")
             continue
-        first = pe["jsonl"]["first_answer_s"]
-        p(f"| {events_name(n)} | time to first answer | {t(first)} (load {t(pe['jsonl']['load_s'])}) | "
+        first = js["s"] if js else None
+        p(f"| {events_name(n)} | time to first answer | {t(first)} | "
           f"{t(du['first_answer_s'])} (read {t(du['read_s'])}, edges {t(du['edges_s'])}) | {ratio(du['first_answer_s'], first)} |")
         for d, q in zip(pe["lineage"], du["lineage"]):
             p(f"| {events_name(n)} | lineage, depth {d['depth']} | {t(d['s'])} ({d['count']:,}) | {t(q['s'])} ({q['count']:,}) | {ratio(q['s'], d['s'])} |")
@@ -241,9 +274,11 @@ def main():
         if sq and du:
             line += f"; consumer edges: SQLite {sq['edges']:,}, DuckDB {du['edges']:,}"
             agree = agree and sq["edges"] == du["edges"]
-        if pe["jsonl"]["depth3_count"] != pe["lineage"][1]["count"]:
-            line += f"; dbl from JSON lines {pe['jsonl']['depth3_count']}"
-            agree = False
+        for fmt, name in (("bel", "binary"), ("jsonl", "JSON lines")):
+            c = cli[(n, fmt)]
+            if c:
+                line += f"; `dbl lineage` at depth 3 from {name} {c['count']}"
+                agree = agree and c["count"] == pe["lineage"][1]["count"]
         if agree:
             line += ": **agree**."
         else:
@@ -265,6 +300,8 @@ def main():
           f"alternate between the hottest source (`{any_live['hot_ref']}`) and a report partition, each client pausing "
           f"20 ms between answers; lineage is the default request (depth 3 both ways, fan-out 25). Append → visible: "
           f"from writing the record to each subscriber's `changed` notice.")
+    else:
+        p("*Not run (`--skip live`), or it failed.*")
     p("")
     p("| events | measure | quiet p50 / p99 | busy p50 / p99 (n) | busy p99 ÷ quiet p99 | target p99 | busy p99 ÷ target |")
     p("|---|---|---|---|---|---|---|")
@@ -312,9 +349,10 @@ def main():
             row("binary load within 2× of decode only", n, f"{x:.2f}×", x <= 2)
         if sj and sj["wall_s"]:
             row("JSON lines, whole `dbl status` ≥ 2M events/s", n, f"{n / sj['wall_s'] / 1e6:.2f}M/s", n / sj["wall_s"] >= 2e6)
-        if pe and du:
-            row("JSON lines first answer faster than DuckDB's", n, f"{t(pe['jsonl']['first_answer_s'])} vs {t(du['first_answer_s'])}",
-                pe["jsonl"]["first_answer_s"] < du["first_answer_s"])
+        js = cli[(n, "jsonl")]
+        if js and du:
+            row("JSON lines first answer faster than DuckDB's", n, f"{t(js['s'])} vs {t(du['first_answer_s'])}",
+                js["s"] < du["first_answer_s"])
         if lv:
             for key, name in (("hover_hot", "busy hover p99 ≤ 5 ms (hottest source)"), ("hover_built", "busy hover p99 ≤ 5 ms (report partition)"),
                               ("append_visible", "busy append → visible p99 ≤ 5 ms")):
