@@ -5,6 +5,16 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// No transparent huge pages: mimalloc asks for them, and faulting them in (compaction, zeroing 2 MiB
+/// at a time) took two thirds of a snapshot load and a quarter of a 10M-event load here, for a
+/// larger peak RSS. Applies to every mapping faulted in after it.
+fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -49,6 +59,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    disable_transparent_huge_pages();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(dbl::cli::color::enabled(&std::io::stderr()))

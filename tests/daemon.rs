@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -27,7 +27,7 @@ fn forwarder(dir: &Path, runtime: &Path, log: &Path) -> LspClient {
     client
 }
 
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + TIMEOUT;
     while !ready() {
         assert!(Instant::now() < deadline, "{what} never happened");
@@ -473,4 +473,95 @@ fn an_editor_forwards_to_a_team_daemon_over_websocket_with_its_token() {
     assert_eq!(client.shutdown(), 0);
     let daemon = std::cell::RefCell::new(daemon);
     wait_until("the idle daemon's exit", || daemon.borrow_mut().child.try_wait().unwrap().is_some());
+}
+
+/// A `dbl daemon` for `log` keeping snapshots under `cache`, its log lines in `dir/daemon-N.log`.
+fn snapshot_daemon(dir: &Path, runtime: &Path, cache: &Path, log: &Path, n: u32) -> (std::process::Child, PathBuf) {
+    let lines = dir.join(format!("daemon-{n}.log"));
+    let child = dbl()
+        .current_dir(dir)
+        .env("XDG_RUNTIME_DIR", runtime)
+        .env("XDG_CACHE_HOME", cache)
+        .env("RUST_LOG", "info")
+        .args(["daemon", "--log", log.to_str().unwrap(), "--snapshot-quiet-ms", "100", "--poll-ms", "20"])
+        .stderr(std::fs::File::create(&lines).unwrap())
+        .spawn()
+        .unwrap();
+    (child, lines)
+}
+
+fn stop_daemon(runtime: &Path, log: &Path, mut child: std::process::Child) {
+    let output = daemon_cmd(runtime, &["stop", "--log", log.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    child.wait().unwrap();
+}
+
+/// `databuild/status` through the running daemon, once it has `events` applied.
+fn daemon_status(dir: &Path, runtime: &Path, log: &Path, events: u64) -> Value {
+    let mut status = Value::Null;
+    wait_until(&format!("{events} events in the daemon"), || {
+        let output = dbl()
+            .current_dir(dir)
+            .env("XDG_RUNTIME_DIR", runtime)
+            .args(["status", "--log", log.to_str().unwrap(), "--format", "json"])
+            .output()
+            .unwrap();
+        status = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+        status["eventsApplied"] == events && status["tail"]["pollMs"] == 20
+    });
+    status
+}
+
+#[test]
+fn a_restarted_daemon_starts_from_its_snapshot_and_never_trusts_one_that_does_not_match() {
+    let (dir, runtime, cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let log = dir.path().join("sim.bel");
+    let events = dbl::sim::generate_vec(dbl::sim::SimConfig { events: 3_500, seed: 5 });
+    write_log(&log, &events[..3_000]);
+    let snapshots = cache.path().join("dbl");
+    let snapshot = || std::fs::read_dir(&snapshots).ok()?.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "snapshot"));
+
+    // Saved once the log is quiet.
+    let (daemon, _) = snapshot_daemon(dir.path(), runtime.path(), cache.path(), &log, 1);
+    wait_until("a snapshot", || snapshot().is_some());
+    assert_eq!(daemon_status(dir.path(), runtime.path(), &log, 3_000)["tail"]["snapshotEvents"], Value::Null);
+    stop_daemon(runtime.path(), &log, daemon);
+
+    // 500 events appended while no daemon ran: the next one starts from the snapshot and reads only those.
+    append_log(&log, &events[3_000..]);
+    let (daemon, lines) = snapshot_daemon(dir.path(), runtime.path(), cache.path(), &log, 2);
+    let status = daemon_status(dir.path(), runtime.path(), &log, 3_500);
+    assert_eq!(status["tail"]["snapshotEvents"], 3_000);
+    assert_eq!(status["digest"], cold_digest(&log), "a snapshot and the rest of the log give a cold load's state");
+    assert!(std::fs::read_to_string(&lines).unwrap().contains("started from snapshot"));
+    // On shutdown it saves the 3,500-event state.
+    stop_daemon(runtime.path(), &log, daemon);
+
+    // A log replaced by another (same length or not) is read from its start; the snapshot is discarded.
+    let other = dbl::sim::generate_vec(dbl::sim::SimConfig { events: 3_500, seed: 6 });
+    let replacement = dir.path().join("other.bel");
+    write_log(&replacement, &other);
+    std::fs::rename(&replacement, &log).unwrap();
+    let (daemon, lines) = snapshot_daemon(dir.path(), runtime.path(), cache.path(), &log, 3);
+    let status = daemon_status(dir.path(), runtime.path(), &log, 3_500);
+    assert_eq!(status["tail"]["snapshotEvents"], Value::Null);
+    assert_eq!(status["digest"], cold_digest(&log));
+    let said = std::fs::read_to_string(&lines).unwrap();
+    assert!(said.contains("not used") && said.contains("no longer holds what it was taken from"), "{said}");
+    wait_until("a snapshot of the new log", || snapshot().is_some());
+    stop_daemon(runtime.path(), &log, daemon);
+
+    // A corrupt snapshot is discarded, never trusted.
+    let path = snapshot().unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&path, &bytes).unwrap();
+    let (daemon, lines) = snapshot_daemon(dir.path(), runtime.path(), cache.path(), &log, 4);
+    let status = daemon_status(dir.path(), runtime.path(), &log, 3_500);
+    assert_eq!(status["tail"]["snapshotEvents"], Value::Null);
+    assert_eq!(status["digest"], cold_digest(&log));
+    let said = std::fs::read_to_string(&lines).unwrap();
+    assert!(said.contains("not used: its checksum does not match"), "{said}");
+    stop_daemon(runtime.path(), &log, daemon);
 }

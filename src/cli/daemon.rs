@@ -39,6 +39,13 @@ pub struct DaemonArgs {
     /// Poll the log this often (ms), whether or not notifications arrive.
     #[arg(long, default_value_t = 250)]
     pub poll_ms: u64,
+    /// Save a snapshot of the state once the log has been quiet this long (ms), and on shutdown; a
+    /// restarted daemon starts from it (under $XDG_CACHE_HOME/dbl/).
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_quiet_ms: u64,
+    /// Neither load nor save snapshots.
+    #[arg(long)]
+    pub no_snapshot: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -74,7 +81,14 @@ pub fn daemon(args: &DaemonArgs) -> anyhow::Result<()> {
     let options = DaemonOptions {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         stdio: StdioOptions {
-            live: LiveOptions { poll: Duration::from_millis(args.poll_ms.max(1)), ..LiveOptions::default() },
+            live: LiveOptions {
+                poll: Duration::from_millis(args.poll_ms.max(1)),
+                snapshot: match args.no_snapshot {
+                    true => None,
+                    false => Some(place::snapshot_plan(&spec, Duration::from_millis(args.snapshot_quiet_ms))?),
+                },
+                ..LiveOptions::default()
+            },
             ..StdioOptions::default()
         },
         listen: match args.listen {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::live::snapshot::SnapshotPlan;
 use crate::log::source::SourceSpec;
 
 /// The files of one log's daemon: `KEY.sock`, `KEY.lock`, `KEY.json` (its [`DaemonInfo`]) and
@@ -89,6 +90,27 @@ pub fn canonical_source(spec: &SourceSpec) -> String {
     }
 }
 
+/// Where daemons keep their snapshots: `$XDG_CACHE_HOME/dbl`, else `$HOME/.cache/dbl`, else the
+/// socket directory. Made private to the user when created.
+pub fn cache_dir() -> io::Result<PathBuf> {
+    let home_cache = || std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".cache"));
+    let dir = match std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()).map(PathBuf::from).or_else(home_cache) {
+        Some(base) => base.join("dbl"),
+        None => return socket_dir(),
+    };
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
+/// The snapshot plan of the daemon for `spec`: one file per source and version of `dbl`.
+pub fn snapshot_plan(spec: &SourceSpec, quiet: std::time::Duration) -> io::Result<SnapshotPlan> {
+    let place = Place::in_dir(cache_dir()?, spec, env!("CARGO_PKG_VERSION"));
+    Ok(SnapshotPlan { path: place.dir.join(format!("{}.snapshot", place.key)), source: canonical_source(spec), quiet })
+}
+
 impl Place {
     /// The place of the daemon for `spec`, of this version of `dbl`.
     pub fn for_source(spec: &SourceSpec) -> io::Result<Place> {
@@ -153,7 +175,11 @@ pub fn all() -> io::Result<Vec<(Place, Option<DaemonInfo>)>> {
 
 /// Whether a process with this id is alive.
 pub fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    // A zombie (exited, not yet reaped by the process that started it) is not alive.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(") ").is_none_or(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@
 //! What is published names entities (refs, UUIDs, ids), never indices into one state.
 
 pub mod changes;
+pub mod snapshot;
 
 use std::path::Path;
 
@@ -27,7 +28,7 @@ use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
 use crate::log::follow::{Follower, Step};
-use crate::log::source::{Position, Source, SourceSpec};
+use crate::log::source::{Checkpoint, Position, Source, SourceSpec};
 use crate::log::tail::{found_nothing, Poll, Read, Waiter, WakeReason};
 use crate::log::LogRecord;
 use crate::state::BuildState;
@@ -50,11 +51,13 @@ pub struct LiveOptions {
     pub notify: bool,
     /// Record and publish the changes of the initial load too (for `dbl tail --from-start`).
     pub publish_initial_load: bool,
+    /// Start from this snapshot if it matches, and keep it saved (the shared daemon).
+    pub snapshot: Option<snapshot::SnapshotPlan>,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
-        LiveOptions { poll: DEFAULT_POLL, notify: true, publish_initial_load: false }
+        LiveOptions { poll: DEFAULT_POLL, notify: true, publish_initial_load: false, snapshot: None }
     }
 }
 
@@ -86,6 +89,8 @@ pub struct TailStatus {
     /// Whether filesystem notifications are in use (else polling only).
     pub notify: bool,
     pub poll_ms: u64,
+    /// Events of the snapshot the state started from, if it started from one.
+    pub snapshot_events: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -268,6 +273,8 @@ struct Polled {
     format: Option<&'static str>,
     position: Position,
     table: Option<TableStatus>,
+    /// Where the source stands after this poll, when it reached the end (and snapshots are kept).
+    checkpoint: Option<Checkpoint>,
 }
 
 /// The reader thread: polls the tailer, at once again while there is more to read, else on a wake-up
@@ -280,8 +287,11 @@ fn read_log(
     stop: Arc<AtomicBool>,
     polls: mpsc::SyncSender<Polled>,
     spent: mpsc::Receiver<Vec<LogRecord>>,
+    checkpoints: bool,
 ) {
     let mut waiter = Waiter::new(wake, poll_every);
+    // A checkpoint is taken at the end of what was read, whenever something new was read.
+    let mut read_since_checkpoint = true;
     while !stop.load(Ordering::SeqCst) {
         let mut records = match spent.try_recv() {
             Ok(mut reused) => {
@@ -297,12 +307,28 @@ fn read_log(
             _ => false,
         };
         let nothing = found_nothing(&polled);
+        let mut checkpoint = None;
+        match &polled {
+            Ok(Poll::Read(read)) => {
+                read_since_checkpoint |= read.bytes_read > 0;
+                if checkpoints && read.at_end && read_since_checkpoint {
+                    read_since_checkpoint = false;
+                    checkpoint = source.checkpoint().unwrap_or_else(|e| {
+                        tracing::warn!("no snapshot checkpoint: {e}");
+                        None
+                    });
+                }
+            }
+            Ok(Poll::Reset(_)) => read_since_checkpoint = true,
+            _ => {}
+        }
         let message = Polled {
             polled,
             records,
             format: source.format(),
             position: source.position(),
             table: source.table().map(TableStatus::of),
+            checkpoint,
         };
         if polls.send(message).is_err() {
             break;
@@ -329,6 +355,61 @@ struct Worker {
     published: broadcast::Sender<Arc<Published>>,
     stop: Arc<AtomicBool>,
     _wakeups: crate::log::tail::Wakeups,
+}
+
+/// When to save a snapshot: the newest checkpoint that matches the state, and when the log last
+/// changed. A state is saved once the log has been quiet for the plan's while, and on shutdown,
+/// never while it loads.
+struct Saver {
+    plan: snapshot::SnapshotPlan,
+    /// The newest checkpoint and the events applied once its poll was applied.
+    checkpoint: Option<(Checkpoint, u64)>,
+    pending: Option<Checkpoint>,
+    saved: Option<u64>,
+    events: u64,
+    loading: bool,
+    last_change: Instant,
+}
+
+impl Saver {
+    fn new(plan: snapshot::SnapshotPlan) -> Saver {
+        Saver {
+            plan,
+            checkpoint: None,
+            pending: None,
+            saved: None,
+            events: 0,
+            loading: true,
+            last_change: Instant::now(),
+        }
+    }
+
+    /// Before a poll is applied: a reset voids the checkpoint; a new one waits to be applied.
+    fn track(&mut self, polled: &Polled, step: &Step) {
+        if matches!(step, Step::Rebuild { .. }) {
+            self.checkpoint = None;
+            self.saved = None;
+        }
+        self.pending = polled.checkpoint.clone();
+    }
+
+    /// After a poll is applied, with the state's event count.
+    fn after_poll(&mut self, events: u64, loading: bool) {
+        if events != self.events {
+            self.last_change = Instant::now();
+            self.events = events;
+        }
+        self.loading = loading;
+        if let Some(checkpoint) = self.pending.take() {
+            self.checkpoint = Some((checkpoint, events));
+        }
+    }
+
+    fn due(&self, shutting_down: bool) -> bool {
+        let current = self.checkpoint.as_ref().is_some_and(|(_, at)| *at == self.events);
+        let quiet = shutting_down || self.last_change.elapsed() >= self.plan.quiet;
+        current && !self.loading && self.saved != Some(self.events) && quiet
+    }
 }
 
 /// What the follower said of a poll that read records.
@@ -364,11 +445,16 @@ impl Worker {
         self.write().set_recording(follower.record_while_loading());
         let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
         let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
+        let mut source = self.source.open();
+        let mut saver = self.options.snapshot.clone().map(|plan| Saver::new(plan));
+        if let Some(saver) = &mut saver {
+            self.restore(saver, source.as_mut());
+        }
         let reader = {
-            let (source, poll_every, stop) = (self.source.open(), self.options.poll, self.stop.clone());
+            let (poll_every, stop, checkpoints) = (self.options.poll, self.stop.clone(), saver.is_some());
             std::thread::Builder::new()
                 .name("dbl-read".into())
-                .spawn(move || read_log(source, wake, poll_every, stop, polls_tx, spent_rx))
+                .spawn(move || read_log(source, wake, poll_every, stop, polls_tx, spent_rx, checkpoints))
                 .expect("spawning the log reader thread")
         };
         let mut progress = LoadProgress::new();
@@ -377,6 +463,9 @@ impl Worker {
                 break;
             }
             let step = follower.step(&polled.polled);
+            if let Some(saver) = &mut saver {
+                saver.track(&polled, &step);
+            }
             match (&polled.polled, step) {
                 (Err(e), _) => self.on_io_error(e),
                 (_, Step::Waiting { announce, record_from_now }) => self.on_missing(announce, record_from_now),
@@ -392,9 +481,64 @@ impl Worker {
             }
             // The reader frees what it allocated: allocators are fastest that way.
             let _ = spent.send(polled.records);
+            if let Some(saver) = &mut saver {
+                let events = self.state.read().unwrap_or_else(|e| e.into_inner()).events_applied();
+                saver.after_poll(events, follower.loading());
+                if saver.due(false) {
+                    self.save(saver);
+                }
+            }
+        }
+        if let Some(saver) = &mut saver {
+            if saver.due(true) {
+                self.save(saver);
+            }
         }
         drop(spent);
         let _ = reader.join();
+    }
+
+    /// Starts from the snapshot if there is one that matches the source; else discards it.
+    fn restore(&self, saver: &mut Saver, source: &mut dyn Source) {
+        let started = Instant::now();
+        let path = saver.plan.path.display().to_string();
+        let discard = |why: String| {
+            tracing::warn!("snapshot {path} not used: {why}; reading {} from its start", self.shown);
+            snapshot::discard(&saver.plan.path);
+        };
+        match snapshot::load(&saver.plan) {
+            Ok(None) => {}
+            Err(why) => discard(why),
+            Ok(Some((mut state, checkpoint))) => match source.restore(&checkpoint) {
+                Ok(true) => {
+                    let events = state.events_applied();
+                    state.set_recording(self.options.publish_initial_load);
+                    *self.write() = state;
+                    saver.saved = Some(events);
+                    saver.checkpoint = Some((checkpoint, events));
+                    let secs = started.elapsed().as_secs_f64();
+                    tracing::info!("started from snapshot {path}: {events} events in {secs:.3}s; following from there");
+                    self.status.send_modify(|s| s.snapshot_events = Some(events));
+                }
+                Ok(false) => discard(format!("{} no longer holds what it was taken from", self.shown)),
+                Err(e) => discard(format!("cannot check it against {}: {e}", self.shown)),
+            },
+        }
+    }
+
+    fn save(&self, saver: &mut Saver) {
+        let Some((checkpoint, events)) = saver.checkpoint.clone() else { return };
+        let started = Instant::now();
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        match snapshot::save(&saver.plan, &state, &checkpoint) {
+            Ok(bytes) => {
+                let secs = started.elapsed().as_secs_f64();
+                tracing::info!("saved snapshot {} ({events} events, {bytes} bytes) in {secs:.3}s", saver.plan.path.display());
+            }
+            Err(e) => tracing::warn!("cannot save snapshot {}: {e}", saver.plan.path.display()),
+        }
+        // Tried once per state, saved or not: a failing disk is not retried on every poll.
+        saver.saved = Some(events);
     }
 
     fn on_io_error(&self, error: &std::io::Error) {

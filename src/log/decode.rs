@@ -96,6 +96,17 @@ impl Decoder {
         self.pending.len()
     }
 
+    /// A decoder for a log of `format` whose first `offset` bytes (`line - 1` lines) were decoded
+    /// before: it goes on from there, as if it had read them.
+    pub fn resume(format: LogFormat, offset: u64, line: u64) -> Decoder {
+        Decoder { format: Some(format), offset, line, ..Decoder::new() }
+    }
+
+    /// The 1-based line the next record starts on (JSON lines; 1 for the binary form).
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
     /// The error that stopped decoding, if any.
     pub fn error(&self) -> Option<&DecodeError> {
         self.error.as_ref()

@@ -20,7 +20,7 @@ pub use read::{load_file, LoadedLog};
 use crate::proto::DataBuildEvent;
 
 /// The two on-disk forms of a BEL. Chosen by sniffing content, never by file name alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum LogFormat {
     /// Protobuf delimited stream: varint length, then one encoded `DataBuildEvent`.
     Binary,

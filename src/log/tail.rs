@@ -15,12 +15,13 @@
 //! independent of the log's size.
 
 use std::fs::File;
-use std::io::{self, Read as _};
+use std::io::{self, Read as _, Seek as _};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::source::Checkpoint;
 use super::{DecodeError, Decoder, LogFormat, LogRecord};
 
 /// How many leading bytes of the file are remembered to notice an in-place rewrite.
@@ -183,6 +184,45 @@ impl Tailer {
         Ok(Poll::Read(Read { bytes_read, at_end, file_len, new_error }))
     }
 
+    /// Where this tailer stands: see [`Checkpoint::File`].
+    pub fn checkpoint(&mut self) -> io::Result<Option<Checkpoint>> {
+        let (Some(file), Some(format)) = (&self.file, self.decoder.format()) else { return Ok(None) };
+        if self.decoder.error().is_some() {
+            return Ok(None);
+        }
+        let consumed_bytes = self.decoder.consumed_bytes();
+        let print = prefix_print(file, consumed_bytes)?;
+        Ok(Some(Checkpoint::File { consumed_bytes, line: self.decoder.line(), format, print }))
+    }
+
+    /// Goes on from `checkpoint` if the file at this path still starts with the bytes it was taken
+    /// over (same fingerprint); otherwise leaves the tailer as it was.
+    pub fn restore(&mut self, checkpoint: &Checkpoint) -> io::Result<bool> {
+        let Checkpoint::File { consumed_bytes, line, format, print } = *checkpoint else { return Ok(false) };
+        let file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        if meta.len() < consumed_bytes || prefix_print(&file, consumed_bytes)? != print {
+            return Ok(false);
+        }
+        let mut head = vec![0u8; HEAD_BYTES.min(consumed_bytes as usize)];
+        file.read_exact_at(&mut head, 0)?;
+        let mut file = file;
+        file.seek(io::SeekFrom::Start(consumed_bytes))?;
+        *self = Tailer {
+            identity: (meta.dev(), meta.ino()),
+            file: Some(file),
+            read_pos: consumed_bytes,
+            head,
+            decoder: Decoder::resume(format, consumed_bytes, line),
+            ..Tailer::new(self.path.clone())
+        };
+        Ok(true)
+    }
+
     fn reset_reason(&self, meta: &std::fs::Metadata) -> io::Result<Option<ResetReason>> {
         let Some(file) = &self.file else { return Ok(None) };
         if (meta.dev(), meta.ino()) != self.identity {
@@ -220,6 +260,34 @@ impl Tailer {
         self.head.clear();
         self.decoder = Decoder::new();
     }
+}
+
+/// A fingerprint of a file's first `len` bytes, read in about 400 KiB whatever the size: the first
+/// and last 64 KiB and 62 windows of 4 KiB spread evenly between. Logs are appended to, never edited
+/// in place, so a replaced or rewritten log differs somewhere it looks; a full hash of a 10 GB log
+/// would take seconds of a restart that should take one.
+pub fn prefix_print(file: &File, len: u64) -> io::Result<u64> {
+    const EDGE: u64 = 64 << 10;
+    const WINDOW: u64 = 4 << 10;
+    const WINDOWS: u64 = 62;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&len.to_le_bytes());
+    let mut buffer = Vec::new();
+    let mut take = |start: u64, end: u64| -> io::Result<()> {
+        buffer.resize((end - start) as usize, 0);
+        file.read_exact_at(&mut buffer, start)?;
+        hasher.update(&buffer);
+        Ok(())
+    };
+    take(0, len.min(EDGE))?;
+    if len > 2 * EDGE + WINDOW {
+        for k in 1..=WINDOWS {
+            let start = EDGE + (len - 2 * EDGE - WINDOW) * k / (WINDOWS + 1);
+            take(start, start + WINDOW)?;
+        }
+    }
+    take(len.saturating_sub(EDGE).max(len.min(EDGE)), len)?;
+    Ok(hasher.digest())
 }
 
 /// Wake-up hints for a tailer: filesystem notifications on the log's directory, coalesced into a

@@ -122,7 +122,7 @@ pub fn status_of(state: &crate::state::BuildState, tail: &crate::live::TailStatu
         },
         // Not while loading: hashing a large state under its read lock would hold up the load.
         "digest": if tail.loading { Value::Null } else { Value::from(state.digest()) },
-        "tail": { "notify": tail.notify, "pollMs": tail.poll_ms },
+        "tail": { "notify": tail.notify, "pollMs": tail.poll_ms, "snapshotEvents": tail.snapshot_events },
         // The daemon's web pages (`dbl serve --listen`); [`status`] fills it in.
         "pages": Value::Null,
     })

@@ -31,8 +31,10 @@ impl<T> Column<T> {
 
     pub fn push(&mut self, value: T) {
         if self.len % CHUNK == 0 {
-            // Grows by doubling up to the chunk size: small states stay small, large ones move at most a chunk.
-            self.chunks.push(Vec::new());
+            // The first chunk grows by doubling, so a small state stays small; later ones are made
+            // whole at once, since growing them would fault in (and zero) each page twice over.
+            let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
+            self.chunks.push(Vec::with_capacity(capacity));
         }
         self.chunks.last_mut().expect("a chunk with room").push(value);
         self.len += 1;
@@ -71,7 +73,12 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Column<T> {
 
 impl<T: serde::Serialize> serde::Serialize for Column<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.iter())
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len))?;
+        for value in self.iter() {
+            seq.serialize_element(value)?;
+        }
+        seq.end()
     }
 }
 

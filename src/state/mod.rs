@@ -10,6 +10,7 @@ mod digest;
 mod identity;
 mod intern;
 mod model;
+mod persist;
 mod want_status;
 
 use uuid::Uuid;

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use super::tail::{Poll, Tailer, WakeReason, Wakeups};
-use super::LogRecord;
+use super::{LogFormat, LogRecord};
 pub use table::{Encoding, TableLayout};
 
 /// What `--log` names.
@@ -223,6 +223,17 @@ pub struct Position {
     pub last_key: Option<i64>,
 }
 
+/// Where a follower stands in its source and what it had read there, so that a restarted daemon can
+/// go on from there (a snapshot), once it has checked that the source still holds what was read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Checkpoint {
+    /// A log file: the bytes of complete records read, the line the next one starts on (JSON
+    /// lines), the format, and a fingerprint of those bytes ([`crate::log::tail::prefix_print`]).
+    File { consumed_bytes: u64, line: u64, format: LogFormat, print: u64 },
+    /// A table: the last key read, and the first row's key and content fingerprint.
+    Table { layout: TableLayout, last_key: Option<i64>, first: Option<(i64, u64)> },
+}
+
 /// A log being followed: see the module docs.
 pub trait Source: Send {
     /// Reads what is new (about `budget` bytes at most), handing complete records to `sink` in order.
@@ -233,6 +244,13 @@ pub trait Source: Send {
     fn position(&self) -> Position;
     /// The table followed, once found.
     fn table(&self) -> Option<&TableLayout>;
+    /// Where this source stands, to go on from after a restart; `None` if there is nothing to resume
+    /// (nothing read yet, or stopped at a bad record).
+    fn checkpoint(&mut self) -> io::Result<Option<Checkpoint>>;
+    /// Goes on from `checkpoint` if the source still holds what had been read up to it. `Ok(false)`:
+    /// it does not (replaced, rewritten, truncated, another kind of source); the source is unchanged
+    /// and is read from its start.
+    fn restore(&mut self, checkpoint: &Checkpoint) -> io::Result<bool>;
 }
 
 impl Source for Tailer {
@@ -250,6 +268,14 @@ impl Source for Tailer {
 
     fn table(&self) -> Option<&TableLayout> {
         None
+    }
+
+    fn checkpoint(&mut self) -> io::Result<Option<Checkpoint>> {
+        Tailer::checkpoint(self)
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) -> io::Result<bool> {
+        Tailer::restore(self, checkpoint)
     }
 }
 

@@ -15,7 +15,7 @@ use postgres::{Client, GenericClient, NoTls};
 use super::super::tail::{Poll, WakeReason, Wakeups};
 use super::super::LogRecord;
 use super::table::{quote_ident, Candidate, Cell, Database, Encoding, TableCursor, TableLayout};
-use super::{redact_password, LayoutHint, Position, Source};
+use super::{redact_password, Checkpoint, LayoutHint, Position, Source};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -49,6 +49,24 @@ impl PostgresSource {
     }
 }
 
+impl PostgresSource {
+    fn connect(&mut self) -> io::Result<()> {
+        if self.client.is_none() {
+            match Client::connect(&self.url, NoTls) {
+                Ok(client) => {
+                    tracing::info!("connected to {}", self.shown);
+                    self.client = Some(client);
+                }
+                Err(e) => {
+                    let error = pg_error(&self.shown, e);
+                    return Err(self.failed(error));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 fn pg_error(source: &str, e: postgres::Error) -> io::Error {
     // The driver's messages never carry the password; the source is shown redacted.
     io::Error::other(format!("{source}: {e}"))
@@ -65,18 +83,7 @@ impl Source for PostgresSource {
                 )));
             }
         }
-        if self.client.is_none() {
-            match Client::connect(&self.url, NoTls) {
-                Ok(client) => {
-                    tracing::info!("connected to {}", self.shown);
-                    self.client = Some(client);
-                }
-                Err(e) => {
-                    let error = pg_error(&self.shown, e);
-                    return Err(self.failed(error));
-                }
-            }
-        }
+        self.connect()?;
         let mut db = PgTables { client: self.client.as_mut().expect("connected above"), shown: &self.shown };
         match self.cursor.poll(&mut db, &self.shown.clone(), &self.hint, budget, sink) {
             Ok(poll) => {
@@ -100,6 +107,16 @@ impl Source for PostgresSource {
 
     fn table(&self) -> Option<&TableLayout> {
         self.cursor.layout.as_ref()
+    }
+
+    fn checkpoint(&mut self) -> io::Result<Option<Checkpoint>> {
+        Ok(self.cursor.checkpoint())
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) -> io::Result<bool> {
+        self.connect()?;
+        let mut db = PgTables { client: self.client.as_mut().expect("connected above"), shown: &self.shown };
+        self.cursor.restore(&mut db, checkpoint)
     }
 }
 

@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use super::super::tail::{Poll, ResetReason};
 use super::super::LogRecord;
 use super::table::{quote_ident, Candidate, Cell, Database, Encoding, TableCursor, TableLayout};
-use super::{LayoutHint, Position, Source};
+use super::{Checkpoint, LayoutHint, Position, Source};
 
 const BUSY_TIMEOUT: Duration = Duration::from_millis(200);
 
@@ -39,6 +39,18 @@ impl SqliteSource {
     }
 }
 
+impl SqliteSource {
+    fn connect(&mut self, inode: (u64, u64)) -> io::Result<()> {
+        if self.db.is_none() {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| sql_error(&self.path, e))?;
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(&self.path, e))?;
+            self.db = Some(Sqlite { conn, inode });
+        }
+        Ok(())
+    }
+}
+
 impl Source for SqliteSource {
     fn poll(&mut self, budget: usize, sink: &mut dyn FnMut(LogRecord)) -> io::Result<Poll> {
         let meta = match std::fs::metadata(&self.path) {
@@ -57,13 +69,8 @@ impl Source for SqliteSource {
                 }
             }
         }
-        if self.db.is_none() {
-            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let conn = Connection::open_with_flags(&self.path, flags).map_err(|e| sql_error(&self.path, e))?;
-            conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| sql_error(&self.path, e))?;
-            self.db = Some(Sqlite { conn, inode });
-        }
-        let db = self.db.as_mut().expect("opened above");
+        self.connect(inode)?;
+        let db = self.db.as_ref().expect("opened above");
         let source = self.path.display().to_string();
         let mut tables = SqliteTables { conn: &db.conn, path: &self.path };
         self.cursor.poll(&mut tables, &source, &self.hint, budget, sink)
@@ -79,6 +86,22 @@ impl Source for SqliteSource {
 
     fn table(&self) -> Option<&TableLayout> {
         self.cursor.layout.as_ref()
+    }
+
+    fn checkpoint(&mut self) -> io::Result<Option<Checkpoint>> {
+        Ok(self.cursor.checkpoint())
+    }
+
+    fn restore(&mut self, checkpoint: &Checkpoint) -> io::Result<bool> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        self.connect((meta.dev(), meta.ino()))?;
+        let db = self.db.as_ref().expect("opened above");
+        let mut tables = SqliteTables { conn: &db.conn, path: &self.path };
+        self.cursor.restore(&mut tables, checkpoint)
     }
 }
 

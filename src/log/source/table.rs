@@ -20,11 +20,11 @@ use prost::Message;
 
 use super::super::tail::{Poll, Read, ResetReason};
 use super::super::{DecodeError, DecodeErrorKind, LogRecord};
-use super::LayoutHint;
+use super::{Checkpoint, LayoutHint};
 use crate::proto::DataBuildEvent;
 
 /// How events are stored in the event column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Encoding {
     /// Protobuf bytes.
     Protobuf,
@@ -33,7 +33,7 @@ pub enum Encoding {
 }
 
 /// The table a source follows.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TableLayout {
     pub table: String,
     pub key: String,
@@ -172,6 +172,28 @@ fn fingerprint(cell: &Cell) -> u64 {
 }
 
 impl TableCursor {
+    /// Where this cursor stands, unless it has read nothing or stopped at a bad row.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        match (&self.layout, &self.latched) {
+            (Some(layout), None) if self.first.is_some() => {
+                Some(Checkpoint::Table { layout: layout.clone(), last_key: self.last_key, first: self.first })
+            }
+            _ => None,
+        }
+    }
+
+    /// Takes up `checkpoint` if the table still starts with the row it started with and still holds
+    /// the last row read (the checks every poll makes); otherwise stays as it was and says no.
+    pub fn restore(&mut self, db: &mut dyn Database, checkpoint: &Checkpoint) -> io::Result<bool> {
+        let Checkpoint::Table { layout, last_key, first } = checkpoint else { return Ok(false) };
+        let mut restored = TableCursor { layout: Some(layout.clone()), last_key: *last_key, first: *first, latched: None };
+        if restored.reset_reason(db, layout)?.is_some() {
+            return Ok(false);
+        }
+        *self = restored;
+        Ok(true)
+    }
+
     /// One poll: finds the table if need be, checks it did not start over, reads new rows.
     pub fn poll(
         &mut self,
