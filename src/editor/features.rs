@@ -58,7 +58,7 @@ pub fn hover_markdown(state: &BuildState, config: &EditorConfig, name: &str) -> 
         let _ = write!(md, "**`{name}`** — not in the build event log yet\n\nNo want, job run or read has named this partition ref so far.");
         return md;
     };
-    let Some(lineage) = ref_lineage(state, id) else {
+    let Some(lineage) = ref_lineage(state, id, config.fanout_limit.min(5)) else {
         let _ = write!(md, "**`{name}`** — wanted, not built yet\n\n");
         write_wants(state, config, id, &mut md);
         return md;
@@ -91,17 +91,14 @@ pub fn hover_markdown(state: &BuildState, config: &EditorConfig, name: &str) -> 
         }
         md.push_str("\n\n");
     }
-    let n = lineage.downstream.len();
-    let _ = write!(md, "**Downstream**: {n} consumer{}", if n == 1 { "" } else { "s" });
+    // Reads are counted, not walked: a hot source is read tens of thousands of times.
+    let n = lineage.downstream_reads;
+    let _ = write!(md, "**Downstream**: read {n} time{}", if n == 1 { "" } else { "s" });
     if n > 0 {
         let items: Vec<String> =
-            lineage.downstream.iter().take(limit.min(5)).map(|&(r, _, _)| format!("`{}`", state.ref_name(r))).collect();
-        let _ = write!(
-            md,
-            " ({}{})",
-            items.join(", "),
-            if n > items.len() { format!(", +{} more", n - items.len()) } else { String::new() }
-        );
+            lineage.downstream.iter().map(|&(r, _, _)| format!("`{}`", state.ref_name(r))).collect();
+        let more = if n > items.len() { ", …" } else { "" };
+        let _ = write!(md, ", latest into {}{more}", items.join(", "));
     }
     md.push_str("\n\n");
     write_wants(state, config, id, &mut md);
@@ -252,7 +249,7 @@ pub fn go_to(
 
 fn lineage_at(state: &BuildState, config: &EditorConfig, doc: &Document, position: Position) -> Option<RefLineage> {
     let (hit, _) = ref_at(state, config, doc, position)?;
-    ref_lineage(state, hit.id?)
+    ref_lineage(state, hit.id?, config.fanout_limit)
 }
 
 // ---- code lenses --------------------------------------------------------------------------------------
@@ -283,13 +280,13 @@ pub fn code_lenses(state: &BuildState, config: &EditorConfig, doc: &Document) ->
 /// `State · N upstream · M downstream` for a ref.
 pub fn lens_summary(state: &BuildState, hit: &RefHit) -> String {
     let Some(id) = hit.id else { return "not in the build event log yet".into() };
-    match ref_lineage(state, id) {
+    match ref_lineage(state, id, 0) {
         None => "wanted, not built yet".into(),
         Some(l) => format!(
             "{} · {} upstream · {} downstream",
             state.partition(l.current).state.name(),
             l.upstream.len(),
-            l.downstream.len()
+            l.downstream_reads
         ),
     }
 }
@@ -364,7 +361,7 @@ pub fn neighbours(
     name: &str,
     direction: Direction,
 ) -> Option<Response<Neighbours>> {
-    let lineage = ref_lineage(state, state.ref_id(name)?)?;
+    let lineage = ref_lineage(state, state.ref_id(name)?, config.fanout_limit)?;
     let entries: Vec<(RefId, PartitionIx, Option<JobRunIx>)> = match direction {
         Direction::Upstream => lineage.upstream.iter().map(|&(r, p)| (r, p, state.partition(p).built_by)).collect(),
         Direction::Downstream => lineage.downstream.iter().map(|&(r, p, j)| (r, p, Some(j))).collect(),

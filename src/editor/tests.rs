@@ -58,7 +58,7 @@ fn hover_shows_state_uuid_builder_lineage_wants_and_links() {
         "UUID `d1305448-db69-5062-8c23-837705b1ceef`",
         "Built by job run `JR-456` (`//jobs:beta`) — Succeeded at 2025-06-15 ",
         "**Upstream** (1): `data/alpha` External",
-        "**Downstream**: 1 consumer (`data/gamma`)",
+        "**Downstream**: read 1 time, latest into `data/gamma`",
         "**Wanted by**: `W-002` Successful",
         "[Show lineage](command:databuild.showLineage?%5B%22data%2Fbeta%22%5D)",
         "[Show job run](command:databuild.showJobRun?%5B%22JR-456%22%5D)",
@@ -78,10 +78,10 @@ fn hover_truncates_upstream_and_covers_unknown_refs() {
     config.update(&json!({"fanoutLimit": 1, "refPatterns": ["data/[a-z]+"]})).unwrap();
     let text = features::hover_markdown(&state, &config, "data/gamma");
     assert!(text.contains("**Upstream** (2): `data/beta` Live, +1 more"), "{text}");
-    assert!(text.contains("**Downstream**: 0 consumers"), "{text}");
+    assert!(text.contains("**Downstream**: read 0 times"), "{text}");
     let alpha = features::hover_markdown(&state, &config, "data/alpha");
     assert!(alpha.contains("— External") && alpha.contains("none (external source)"), "{alpha}");
-    assert!(alpha.contains("**Downstream**: 2 consumers (`data/beta`, +1 more)"), "{alpha}");
+    assert!(alpha.contains("**Downstream**: read 2 times, latest into `data/gamma`, …"), "{alpha}");
     let unknown = features::hover_markdown(&state, &config, "data/epsilon");
     assert!(unknown.starts_with("**`data/epsilon`** — not in the build event log yet"), "{unknown}");
     // A pattern makes the unknown ref hoverable in a document.

@@ -607,6 +607,11 @@ impl Worker {
             });
             (state.events_applied(), state.last_event().map(|s| s.event_id))
         });
+        if !loading && !polled.records.is_empty() {
+            // The digest is brought up to date here, under a read lock, so that a status request finds
+            // it made; it re-hashes only the blocks this poll changed.
+            let _ = self.state.read().unwrap_or_else(|e| e.into_inner()).digest();
+        }
         if let Some(error) = &read.new_error {
             tracing::error!(
                 "{}: {error}; serving the state before it until the log is replaced or truncated",

@@ -1,22 +1,60 @@
 //! [`Column`]: where a state keeps each kind of entity.
 
 use std::ops::{Index, IndexMut};
+use std::sync::Mutex;
 
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
+/// Entities per digest block: a change re-hashes only its block (see [`Column::print`]).
+const BLOCK_BITS: u32 = 6;
+const BLOCK: usize = 1 << BLOCK_BITS;
+const BLOCKS_PER_CHUNK: usize = CHUNK / BLOCK;
 
 /// A growable array stored in fixed chunks of 65,536. Growing never moves what is stored, so a
 /// column of millions of entities never exists twice in memory, as a `Vec` does for a moment each
 /// time it doubles (that moment set the peak RSS of a large load).
-#[derive(Clone)]
+///
+/// It also keeps a print (a hash) of every block of 64 entities and of every chunk, forgotten
+/// whenever an entity in them is changed or added. All changes go through `push` and `index_mut`,
+/// so the digest of a large state costs what changed since the last one, not the whole state.
 pub struct Column<T> {
     chunks: Vec<Vec<T>>,
     len: usize,
+    prints: Mutex<Prints>,
+}
+
+type Print = [u8; 32];
+
+#[derive(Clone, Default)]
+struct Prints {
+    blocks: Vec<Option<Print>>,
+    chunks: Vec<Option<Print>>,
+}
+
+impl Prints {
+    fn forget(&mut self, i: usize) {
+        let (block, chunk) = (i >> BLOCK_BITS, i >> CHUNK_BITS);
+        if self.blocks.len() <= block {
+            self.blocks.resize(block + 1, None);
+        }
+        if self.chunks.len() <= chunk {
+            self.chunks.resize(chunk + 1, None);
+        }
+        self.blocks[block] = None;
+        self.chunks[chunk] = None;
+    }
 }
 
 impl<T> Default for Column<T> {
     fn default() -> Self {
-        Column { chunks: Vec::new(), len: 0 }
+        Column { chunks: Vec::new(), len: 0, prints: Mutex::default() }
+    }
+}
+
+impl<T: Clone> Clone for Column<T> {
+    fn clone(&self) -> Self {
+        let prints = self.prints.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Column { chunks: self.chunks.clone(), len: self.len, prints: Mutex::new(prints) }
     }
 }
 
@@ -37,6 +75,7 @@ impl<T> Column<T> {
             self.chunks.push(Vec::with_capacity(capacity));
         }
         self.chunks.last_mut().expect("a chunk with room").push(value);
+        self.prints.get_mut().unwrap_or_else(|e| e.into_inner()).forget(self.len);
         self.len += 1;
     }
 
@@ -46,6 +85,29 @@ impl<T> Column<T> {
 
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
         self.chunks.iter().flatten()
+    }
+
+    /// A print of the whole column: of its chunks' prints, each of its blocks' prints, each block
+    /// printed by `print(index of its first entity, its entities)`. Only blocks changed since the
+    /// last call are printed again.
+    pub fn print(&self, print: impl Fn(usize, &[T]) -> Print) -> Print {
+        let mut prints = self.prints.lock().unwrap_or_else(|e| e.into_inner());
+        let Prints { blocks, chunks } = &mut *prints;
+        let mut column = blake3::Hasher::new();
+        column.update(&(self.len as u64).to_le_bytes());
+        for (c, chunk) in self.chunks.iter().enumerate() {
+            let chunk_print = chunks[c].get_or_insert_with(|| {
+                let mut hasher = blake3::Hasher::new();
+                for (b, entities) in chunk.chunks(BLOCK).enumerate() {
+                    let first = c * CHUNK + b * BLOCK;
+                    let block = blocks[c * BLOCKS_PER_CHUNK + b].get_or_insert_with(|| print(first, entities));
+                    hasher.update(block);
+                }
+                *hasher.finalize().as_bytes()
+            });
+            column.update(chunk_print);
+        }
+        *column.finalize().as_bytes()
     }
 }
 
@@ -61,10 +123,10 @@ impl<T> Index<usize> for Column<T> {
 impl<T> IndexMut<usize> for Column<T> {
     #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
+        self.prints.get_mut().unwrap_or_else(|e| e.into_inner()).forget(i);
         &mut self.chunks[i >> CHUNK_BITS][i & (CHUNK - 1)]
     }
 }
-
 impl<T: std::fmt::Debug> std::fmt::Debug for Column<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
@@ -120,5 +182,33 @@ mod tests {
         assert_eq!(column[CHUNK], 7);
         assert_eq!(column.iter().count(), CHUNK * 2 + 3);
         assert_eq!(column.last(), Some(&(CHUNK * 2 + 2)));
+    }
+
+    #[test]
+    fn prints_follow_every_change_and_reprint_only_changed_blocks() {
+        let printed = std::cell::Cell::new(0);
+        let print = |first: usize, block: &[usize]| {
+            printed.set(printed.get() + 1);
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(&first.to_le_bytes());
+            for v in block {
+                hasher.update(&v.to_le_bytes());
+            }
+            *hasher.finalize().as_bytes()
+        };
+        let mut column = Column::default();
+        (0..CHUNK + 100).for_each(|i| column.push(i));
+        let whole = column.print(print);
+        assert_eq!(printed.get(), BLOCKS_PER_CHUNK + 2);
+        assert_eq!(column.print(print), whole);
+        assert_eq!(printed.get(), BLOCKS_PER_CHUNK + 2, "nothing changed: nothing printed again");
+        column[70] += 1;
+        let changed = column.print(print);
+        assert_ne!(changed, whole);
+        assert_eq!(printed.get(), BLOCKS_PER_CHUNK + 3, "one block printed again");
+        column[70] -= 1;
+        assert_eq!(column.print(print), whole);
+        column.push(0);
+        assert_ne!(column.print(print), whole);
     }
 }

@@ -12,30 +12,26 @@ impl BuildState {
         self.digest.get_or_init(|| self.compute_digest()).clone()
     }
 
-    /// Every entity in creation order, each fed by its own function below.
+    /// Every entity in creation order, each fed by its own function below, a column at a time. Each
+    /// column prints blocks of entities and keeps the prints until they change ([`Column::print`]),
+    /// so after the first digest only what changed is hashed again.
     fn compute_digest(&self) -> String {
-        let mut h = Feed { hasher: blake3::Hasher::new(), buffer: Vec::with_capacity(FEED_BUFFER) };
+        let mut h = Feed::new();
         h.u64(self.events_applied);
         h.stamp(self.last_event);
-        h.u64(self.ref_entries.len() as u64);
-        for r in self.ref_ids() {
-            self.feed_ref(&mut h, r);
-        }
-        h.u64(self.job_runs.len() as u64);
-        for ix in self.job_run_ixs() {
-            self.feed_job_run(&mut h, ix);
-        }
-        h.u64(self.wants.len() as u64);
-        for ix in self.want_ixs() {
-            self.feed_want(&mut h, ix);
-        }
-        h.u64(self.partitions.len() as u64);
-        for ix in self.partition_ixs() {
-            self.feed_partition(&mut h, ix);
-        }
-        h.u64(self.taints.len() as u64);
-        for ix in (0..self.taints.len() as u32).map(TaintIx) {
-            self.feed_taint(&mut h, ix);
+        let block = |feed: &dyn Fn(&mut Feed, u32), first: usize, len: usize| {
+            let mut f = Feed::new();
+            (first..first + len).for_each(|i| feed(&mut f, i as u32));
+            f.finish_bytes()
+        };
+        let refs = self.ref_entries.print(|first, b| block(&|f, i| self.feed_ref(f, RefId(i)), first, b.len()));
+        let runs = self.job_runs.print(|first, b| block(&|f, i| self.feed_job_run(f, JobRunIx(i)), first, b.len()));
+        let wants = self.wants.print(|first, b| block(&|f, i| self.feed_want(f, WantIx(i)), first, b.len()));
+        let parts =
+            self.partitions.print(|first, b| block(&|f, i| self.feed_partition(f, PartitionIx(i)), first, b.len()));
+        let taints = self.taints.print(|first, b| block(&|f, i| self.feed_taint(f, TaintIx(i)), first, b.len()));
+        for print in [refs, runs, wants, parts, taints] {
+            h.bytes(&print);
         }
         h.finish()
     }
@@ -137,6 +133,15 @@ struct Feed {
 }
 
 impl Feed {
+    fn new() -> Feed {
+        Feed { hasher: blake3::Hasher::new(), buffer: Vec::new() }
+    }
+
+    fn finish_bytes(mut self) -> [u8; 32] {
+        self.hasher.update(&self.buffer);
+        *self.hasher.finalize().as_bytes()
+    }
+
     fn bytes(&mut self, bytes: &[u8]) {
         if self.buffer.len() + bytes.len() > FEED_BUFFER {
             self.hasher.update(&self.buffer);

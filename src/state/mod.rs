@@ -68,7 +68,7 @@ pub struct BuildState {
     want_ids: Interner,
     wants: Column<Want>,
     taint_ids: Interner,
-    taints: Vec<Taint>,
+    taints: Column<Taint>,
     partitions: Column<PartitionInstance>,
     /// Partition instances by UUID: a table of indices hashed by the UUID stored in `partitions`, a
     /// fifth the size of a map holding the UUIDs again.
@@ -81,8 +81,8 @@ pub struct BuildState {
     changes: Vec<(u64, Change)>,
     /// Scratch space for want status refreshes, kept to avoid an allocation per event.
     want_queue: Vec<WantIx>,
-    /// The digest of the state as it is, computed on first request after a change: clients poll
-    /// `databuild/status`, and a large state takes a tenth of a second to hash.
+    /// The digest of the state as it is, made on first request after a change. Columns keep prints
+    /// of their unchanged blocks, so that costs what changed, not the state's size.
     digest: std::sync::OnceLock<String>,
 }
 
