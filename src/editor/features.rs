@@ -216,35 +216,29 @@ pub fn find_locations(
     found
 }
 
-fn locations_of(
-    state: &BuildState,
-    docs: &DocumentStore,
-    workspace: &dyn WorkspaceFiles,
-    refs: impl Iterator<Item = RefId>,
-) -> Vec<Location> {
-    let names: Vec<&str> = refs.map(|r| state.ref_name(r)).collect();
+/// Where `names` appear in the documents and the workspace. Needs no state: callers look the names
+/// up first and let go of the state before walking files.
+pub fn locations_of(docs: &DocumentStore, workspace: &dyn WorkspaceFiles, names: &[String]) -> Vec<Location> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 50);
     find_locations(docs, workspace, &names, per_target).into_iter().flatten().collect()
 }
 
-/// Go to upstream (definition) or downstream (references): where the direct neighbours of the ref
-/// under the cursor appear, at most `fanoutLimit` of them.
-pub fn go_to(
+/// Go to upstream (definition) or downstream (references), first step: the direct neighbours of the
+/// ref under the cursor, at most `fanoutLimit` of them, to look for with [`locations_of`].
+pub fn go_to_targets(
     state: &BuildState,
     config: &EditorConfig,
-    (docs, workspace): (&DocumentStore, &dyn WorkspaceFiles),
     doc: &Document,
     position: Position,
     direction: Direction,
-) -> Vec<Location> {
+) -> Vec<String> {
     let Some(lineage) = lineage_at(state, config, doc, position) else { return Vec::new() };
-    let limit = config.fanout_limit;
-    match direction {
-        Direction::Upstream => locations_of(state, docs, workspace, lineage.upstream.iter().take(limit).map(|u| u.0)),
-        Direction::Downstream => {
-            locations_of(state, docs, workspace, lineage.downstream.iter().take(limit).map(|d| d.0))
-        }
-    }
+    let refs: Vec<RefId> = match direction {
+        Direction::Upstream => lineage.upstream.iter().map(|u| u.0).collect(),
+        Direction::Downstream => lineage.downstream.iter().map(|d| d.0).collect(),
+    };
+    refs.into_iter().take(config.fanout_limit).map(|r| state.ref_name(r).to_owned()).collect()
 }
 
 fn lineage_at(state: &BuildState, config: &EditorConfig, doc: &Document, position: Position) -> Option<RefLineage> {
@@ -353,11 +347,10 @@ impl HasRelatedIds for Neighbours {
 
 /// The direct neighbours of `name` in one direction, with where each appears; `None` if the log has
 /// no instance of the ref.
+/// The neighbours of `name`, each with no locations yet: see [`locate_neighbours`].
 pub fn neighbours(
     state: &BuildState,
     config: &EditorConfig,
-    docs: &DocumentStore,
-    workspace: &dyn WorkspaceFiles,
     name: &str,
     direction: Direction,
 ) -> Option<Response<Neighbours>> {
@@ -367,18 +360,14 @@ pub fn neighbours(
         Direction::Downstream => lineage.downstream.iter().map(|&(r, p, j)| (r, p, Some(j))).collect(),
     };
     let shown = &entries[..entries.len().min(config.fanout_limit)];
-    let names: Vec<&str> = shown.iter().map(|e| state.ref_name(e.0)).collect();
-    let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 20);
-    let locations = find_locations(docs, workspace, &names, per_target);
     let items = shown
         .iter()
-        .zip(locations)
-        .map(|(&(r, p, run), locations)| Neighbour {
+        .map(|&(r, p, run)| Neighbour {
             partition_ref: state.ref_name(r).to_owned(),
             uuid: uuid_of(state, p),
             state: state.partition(p).state.name(),
             job_run_id: run.map(|j| state.job_run_id(j).to_owned()),
-            locations,
+            locations: Vec::new(),
         })
         .collect();
     let current = state.partition(lineage.current);
@@ -392,4 +381,15 @@ pub fn neighbours(
         more: entries.len() - shown.len(),
     };
     Some(respond(state, data))
+}
+
+/// Where each neighbour appears in the documents and the workspace: a walk of files, done without
+/// the state.
+pub fn locate_neighbours(docs: &DocumentStore, workspace: &dyn WorkspaceFiles, neighbours: &mut Neighbours) {
+    let names: Vec<&str> = neighbours.items.iter().map(|n| n.partition_ref.as_str()).collect();
+    let per_target = (MAX_LOCATIONS / names.len().max(1)).clamp(1, 20);
+    let found = find_locations(docs, workspace, &names, per_target);
+    for (item, locations) in neighbours.items.iter_mut().zip(found) {
+        item.locations = locations;
+    }
 }

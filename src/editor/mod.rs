@@ -25,7 +25,7 @@ pub mod workspace;
 pub use config::EditorConfig;
 pub use document::{Document, DocumentStore};
 pub use scan::{RefHit, RefScanner};
-pub use service::{EditorError, EditorInit, EditorService, Effects, RefQuery};
+pub use service::{EditorError, EditorInit, EditorService, Effects, RefQuery, StateAccess};
 
 #[cfg(test)]
 mod tests;

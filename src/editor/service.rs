@@ -16,6 +16,19 @@ use super::features::{self, Direction, Neighbours};
 use super::scan::scan_tokens;
 use super::workspace::FsWorkspace;
 use crate::state::BuildState;
+
+/// How a request reads the state: for as long as `f` runs. Requests that also walk files look up
+/// what they need inside `f` and walk after it, so a caller holding a lock holds it only that long
+/// and the log's ingest never waits for a workspace walk.
+pub trait StateAccess {
+    fn with_state<R>(&self, f: impl FnOnce(&BuildState) -> R) -> R;
+}
+
+impl StateAccess for BuildState {
+    fn with_state<R>(&self, f: impl FnOnce(&BuildState) -> R) -> R {
+        f(self)
+    }
+}
 use crate::views::Response;
 
 /// Why an editor request or notification could not be served. The message names what is wrong; the
@@ -140,18 +153,19 @@ impl EditorService {
     }
 
     /// Go to upstream: where the direct upstream refs of the ref at `at` appear.
-    pub fn definition(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Vec<Location> {
+    pub fn definition(&self, state: &impl StateAccess, at: &TextDocumentPositionParams) -> Vec<Location> {
         self.go_to(state, at, Direction::Upstream)
     }
 
     /// Go to downstream: where the direct downstream refs of the ref at `at` appear.
-    pub fn references(&self, state: &BuildState, at: &TextDocumentPositionParams) -> Vec<Location> {
+    pub fn references(&self, state: &impl StateAccess, at: &TextDocumentPositionParams) -> Vec<Location> {
         self.go_to(state, at, Direction::Downstream)
     }
 
-    fn go_to(&self, state: &BuildState, at: &TextDocumentPositionParams, direction: Direction) -> Vec<Location> {
+    fn go_to(&self, state: &impl StateAccess, at: &TextDocumentPositionParams, direction: Direction) -> Vec<Location> {
         let Some(doc) = self.doc(&at.text_document.uri) else { return Vec::new() };
-        features::go_to(state, &self.config, (&self.docs, &self.workspace), doc, at.position, direction)
+        let names = state.with_state(|state| features::go_to_targets(state, &self.config, doc, at.position, direction));
+        features::locations_of(&self.docs, &self.workspace, &names)
     }
 
     /// One lens per ref in the document; `None` if it is not open.
@@ -163,13 +177,17 @@ impl EditorService {
     /// documents and workspace.
     pub fn neighbours(
         &self,
-        state: &BuildState,
+        state: &impl StateAccess,
         query: &RefQuery,
         direction: Direction,
     ) -> Result<Response<Neighbours>, EditorError> {
-        let name = self.ref_of(state, query)?;
-        features::neighbours(state, &self.config, &self.docs, &self.workspace, &name, direction)
-            .ok_or_else(|| EditorError::NotFound(format!("no partition {name:?} in the log")))
+        let mut found = state.with_state(|state| {
+            let name = self.ref_of(state, query)?;
+            features::neighbours(state, &self.config, &name, direction)
+                .ok_or_else(|| EditorError::NotFound(format!("no partition {name:?} in the log")))
+        })?;
+        features::locate_neighbours(&self.docs, &self.workspace, &mut found.data);
+        Ok(found)
     }
 
     fn ref_of(&self, state: &BuildState, query: &RefQuery) -> Result<String, EditorError> {

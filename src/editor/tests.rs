@@ -115,7 +115,7 @@ fn definition_goes_to_upstream_and_references_to_downstream() {
     let gamma = docs.get(&uri("file:///w/gamma.py")).unwrap();
     // Definition of data/beta: where data/alpha appears. Open documents first (URI order), then
     // workspace files that are not open.
-    let locations = features::go_to(
+    let locations = go_to(
         &state,
         &config,
         (&docs, &workspace),
@@ -134,7 +134,7 @@ fn definition_goes_to_upstream_and_references_to_downstream() {
         ]
     );
     // References of data/beta: where data/gamma appears.
-    let refs = features::go_to(
+    let refs = go_to(
         &state,
         &config,
         (&docs, &workspace),
@@ -145,7 +145,7 @@ fn definition_goes_to_upstream_and_references_to_downstream() {
     assert_eq!(refs.len(), 1);
     assert_eq!((refs[0].uri.as_str(), refs[0].range.start.line), ("file:///w/gamma.py", 2));
     // data/alpha is external: nothing upstream.
-    assert!(features::go_to(
+    assert!(go_to(
         &state,
         &config,
         (&docs, &()),
@@ -182,7 +182,7 @@ fn upstream_and_downstream_lists_with_locations_and_index() {
     let state = demo_state();
     let config = EditorConfig::default();
     let docs = store();
-    let up = json!(features::neighbours(&state, &config, &docs, &(), "data/gamma", Direction::Upstream).unwrap());
+    let up = json!(neighbours(&state, &config, &docs, "data/gamma", Direction::Upstream).unwrap());
     let data = &up["data"];
     assert_eq!(data["ref"], "data/gamma");
     assert_eq!(data["direction"], "upstream");
@@ -198,10 +198,10 @@ fn upstream_and_downstream_lists_with_locations_and_index() {
     assert_eq!(up["index"]["jobRuns"]["JR-456"]["jobLabel"], "//jobs:beta");
     assert_eq!(up["index"]["jobRuns"]["JR-789"]["status"], "Succeeded");
 
-    let down = json!(features::neighbours(&state, &config, &docs, &(), "data/beta", Direction::Downstream).unwrap());
+    let down = json!(neighbours(&state, &config, &docs, "data/beta", Direction::Downstream).unwrap());
     assert_eq!(down["data"]["items"][0]["ref"], "data/gamma");
     assert_eq!(down["data"]["items"][0]["jobRunId"], "JR-789");
-    assert!(features::neighbours(&state, &config, &docs, &(), "data/nope", Direction::Upstream).is_none());
+    assert!(neighbours(&state, &config, &docs, "data/nope", Direction::Upstream).is_none());
     assert_eq!(down["data"]["uuid"], down["data"]["lineageUuid"]);
 }
 
@@ -212,7 +212,7 @@ fn neighbours_during_a_rebuild_give_the_current_state_and_the_lineage_instance()
     state.apply(&seq.next(0, job_run_buffer("JR-900", "//jobs:beta", &["data/beta"], &[])), 0);
     let docs = DocumentStore::new();
     let up =
-        features::neighbours(&state, &EditorConfig::default(), &docs, &(), "data/beta", Direction::Upstream).unwrap();
+        neighbours(&state, &EditorConfig::default(), &docs, "data/beta", Direction::Upstream).unwrap();
     let up = json!(up);
     assert_eq!(up["data"]["state"], "Building");
     assert_eq!(up["data"]["lineageUuid"], "d1305448-db69-5062-8c23-837705b1ceef");
@@ -296,4 +296,30 @@ fn lens_refresh_only_for_refs_in_open_documents() {
     assert!(!svc.lenses_affected(refs()), "data/beta is not in an open document");
     svc.docs.open(uri("file:///w/b.py"), "python", 1, "data/beta".into()).unwrap();
     assert!(svc.lenses_affected(refs()));
+}
+
+/// Both steps of go-to, as a session runs them.
+fn go_to(
+    state: &BuildState,
+    config: &EditorConfig,
+    (docs, workspace): (&DocumentStore, &dyn crate::editor::workspace::WorkspaceFiles),
+    doc: &Document,
+    position: Position,
+    direction: Direction,
+) -> Vec<lsp_types::Location> {
+    let names = features::go_to_targets(state, config, doc, position, direction);
+    features::locations_of(docs, workspace, &names)
+}
+
+/// Both steps of the neighbours of a ref, as a session runs them, with no workspace files.
+fn neighbours(
+    state: &BuildState,
+    config: &EditorConfig,
+    docs: &DocumentStore,
+    name: &str,
+    direction: Direction,
+) -> Option<crate::views::Response<features::Neighbours>> {
+    let mut found = features::neighbours(state, config, name, direction)?;
+    features::locate_neighbours(docs, &(), &mut found.data);
+    Some(found)
 }

@@ -20,8 +20,16 @@ use serde_json::{json, Value};
 
 use super::codes;
 use crate::editor::workspace::uri_to_path;
-use crate::editor::{EditorError, EditorInit, EditorService, Effects};
+use crate::editor::{EditorError, EditorInit, EditorService, Effects, StateAccess};
+use crate::live::Live;
 use crate::state::BuildState;
+
+/// The live state is read under its lock only while a request needs it (see [`StateAccess`]).
+impl StateAccess for Live {
+    fn with_state<R>(&self, f: impl FnOnce(&BuildState) -> R) -> R {
+        f(&self.read())
+    }
+}
 
 /// Methods of the LSP lifecycle and base protocol that the stdio loop itself handles or sends.
 pub const LIFECYCLE_METHODS: &[&str] = &[
@@ -208,11 +216,12 @@ impl Editor {
 
     /// Answers an editor request against a state snapshot. A request about a document that is not
     /// open answers `null`.
-    pub fn request(&self, state: &BuildState, method: &str, params: Value) -> Result<Value, ErrorObjectOwned> {
+    pub fn request(&self, state: &impl StateAccess, method: &str, params: Value) -> Result<Value, ErrorObjectOwned> {
         let service = self.read();
         let found = match method {
             "textDocument/hover" => {
-                or_null(service.hover(state, &parse::<HoverParams>(method, params)?.text_document_position_params))
+                let at = parse::<HoverParams>(method, params)?.text_document_position_params;
+                or_null(state.with_state(|state| service.hover(state, &at)))
             }
             "textDocument/definition" => {
                 let at = parse::<GotoDefinitionParams>(method, params)?.text_document_position_params;
@@ -223,7 +232,8 @@ impl Editor {
                 or_null(Some(service.references(state, &at)).filter(|l| !l.is_empty()))
             }
             "textDocument/codeLens" => {
-                or_null(service.code_lenses(state, &parse::<CodeLensParams>(method, params)?.text_document.uri))
+                let uri = parse::<CodeLensParams>(method, params)?.text_document.uri;
+                or_null(state.with_state(|state| service.code_lenses(state, &uri)))
             }
             _ => {
                 let message = format!("{method}: not an editor request");

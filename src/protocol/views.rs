@@ -83,12 +83,9 @@ fn neighbours(module: &mut Registry, name: &'static str, direction: Direction) {
                 }
             };
             let session = extensions.get::<Arc<Editor>>();
-            let answer = {
-                let state = live.read();
-                match session {
-                    Some(editor) => editor.read().neighbours(&state, &query, direction),
-                    None => EditorService::new().neighbours(&state, &query, direction),
-                }
+            let answer = match session {
+                Some(editor) => editor.read().neighbours(&**live, &query, direction),
+                None => EditorService::new().neighbours(&**live, &query, direction),
             };
             let answer = answer.map_err(|e| editor_error(name, e))?;
             encode(answer)

@@ -229,7 +229,7 @@ impl Session {
             let reply_id = id.clone();
             self.spawn_request(id, method.clone(), async move {
                 // Off the async workers: a search may walk workspace files.
-                let outcome = tokio::task::spawn_blocking(move || editor.request(&live.read(), &method, params)).await;
+                let outcome = tokio::task::spawn_blocking(move || editor.request(&*live, &method, params)).await;
                 match outcome {
                     Ok(Ok(result)) => response(&reply_id, result),
                     Ok(Err(error)) => error_response(&reply_id, error.code(), error.message(), None),
