@@ -2,8 +2,9 @@
 //! aggregator pattern); queries read it between short write batches; subscribers watch a broadcast of
 //! [`Published`] changes.
 //!
-//! - The ingest thread is the only writer. It applies at most [`APPLY_BATCH`] records per write-lock
-//!   acquisition, so a query waits at most one short batch, even while a large log loads.
+//! - The ingest thread is the only writer. It holds the write lock for at most [`APPLY_BATCH`]
+//!   records or [`MAX_WRITE_HOLD`], so a query waits at most about half a millisecond, even while a
+//!   large log loads.
 //! - Changes are recorded only after the initial load (a cold load pays nothing for them), resolved to
 //!   names right after each event, and broadcast. The broadcast is bounded: a subscriber that falls
 //!   behind loses the oldest notices and is told so (a `lagged` notice); ingestion never waits.
@@ -34,8 +35,10 @@ use crate::log::LogRecord;
 use crate::state::BuildState;
 pub use changes::{LineageChange, Published, SubscribeParams};
 
-/// Records applied per write-lock acquisition.
+/// Records applied per write-lock acquisition, at most.
 pub const APPLY_BATCH: usize = 4096;
+/// How long one write-lock acquisition may last: a query waits at most about this long.
+pub const MAX_WRITE_HOLD: Duration = Duration::from_micros(500);
 /// Bytes read per tailer poll before the loop looks around (status, progress, stop).
 pub const READ_BUDGET: usize = 4 << 20;
 /// Notices kept for the slowest subscriber before it is told it lagged.
@@ -643,21 +646,27 @@ impl Worker {
     /// Applies records in short write-locked batches, publishing what changed when recording, and
     /// runs `finish` under the write lock that applied the last of them.
     fn apply<R>(&self, records: &[LogRecord], finish: impl FnOnce(&mut BuildState) -> R) -> R {
-        let mut chunks = records.chunks(APPLY_BATCH).peekable();
+        let mut rest = records;
         let mut finish = Some(finish);
         loop {
-            let chunk = chunks.next().unwrap_or(&[]);
             let mut notices = Vec::new();
             let result = {
                 let mut state = self.write();
-                for record in chunk {
+                let started = Instant::now();
+                let mut applied = 0;
+                for record in rest.iter().take(APPLY_BATCH) {
                     state.apply(&record.event, record.offset);
                     let changes = state.take_changes();
                     if !changes.is_empty() {
                         notices.push(changes::resolve_event(&state, record.event.event_id, record.offset, changes));
                     }
+                    applied += 1;
+                    if applied % 64 == 0 && started.elapsed() >= MAX_WRITE_HOLD {
+                        break;
+                    }
                 }
-                chunks.peek().is_none().then(|| (finish.take().expect("called once"))(&mut state))
+                rest = &rest[applied..];
+                rest.is_empty().then(|| (finish.take().expect("called once"))(&mut state))
             };
             for notice in notices {
                 // No receivers is fine: nobody is subscribed.
