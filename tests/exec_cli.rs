@@ -96,7 +96,7 @@ fn a_want_fulfilled_through_a_dep_miss_and_retry() {
     assert_eq!(read, ["data/beta", "data/alpha"]);
     let beta_instance = jr3.read_partitions[0].1;
     assert_eq!(beta_instance, state.job_run(state.find_job_run("JR-2").unwrap()).outputs[0]);
-    let history: Vec<_> = jr3.history.iter().map(|h| h.status).collect();
+    let history: Vec<_> = jr3.history().map(|h| h.status).collect();
     assert_eq!(history, [JobRunStatus::Queued, JobRunStatus::Running, JobRunStatus::Succeeded]);
 }
 

@@ -449,7 +449,7 @@ impl Worker {
         let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
         let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
         let mut source = self.source.open();
-        let mut saver = self.options.snapshot.clone().map(|plan| Saver::new(plan));
+        let mut saver = self.options.snapshot.clone().map(Saver::new);
         if let Some(saver) = &mut saver {
             self.restore(saver, source.as_mut());
         }

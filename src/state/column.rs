@@ -68,7 +68,7 @@ impl<T> Column<T> {
     }
 
     pub fn push(&mut self, value: T) {
-        if self.len % CHUNK == 0 {
+        if self.len.is_multiple_of(CHUNK) {
             // The first chunk grows by doubling, so a small state stays small; later ones are made
             // whole at once, since growing them would fault in (and zero) each page twice over.
             let capacity = if self.chunks.is_empty() { 0 } else { CHUNK };
