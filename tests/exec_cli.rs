@@ -92,9 +92,9 @@ fn a_want_fulfilled_through_a_dep_miss_and_retry() {
     assert_eq!(state.want(w1).status, WantStatus::Successful);
     assert_eq!(state.want(w1).children, vec![state.find_want("W-2").unwrap()]);
     let jr3 = state.job_run(state.find_job_run("JR-3").unwrap());
-    let read: Vec<&str> = jr3.read_partitions.iter().map(|&(r, _)| state.ref_name(r)).collect();
+    let read: Vec<&str> = state.reads(jr3).map(|(r, _)| state.ref_name(r)).collect();
     assert_eq!(read, ["data/beta", "data/alpha"]);
-    let beta_instance = jr3.read_partitions[0].1;
+    let beta_instance = jr3.read_partitions[0];
     assert_eq!(beta_instance, state.job_run(state.find_job_run("JR-2").unwrap()).outputs[0]);
     let history: Vec<_> = jr3.history().map(|h| h.status).collect();
     assert_eq!(history, [JobRunStatus::Queued, JobRunStatus::Running, JobRunStatus::Succeeded]);
@@ -117,8 +117,8 @@ fn failures_and_bad_reports_are_recorded_with_a_reason() {
 
     let state = load(&log);
     let run = |id: &str| state.job_run(state.find_job_run(id).unwrap()).clone();
-    assert_eq!(run("JR-1").failure_reason.as_deref(), Some("exit code 3"));
-    assert!(run("JR-2").failure_reason.unwrap().contains("malformed DATABUILD_DEP_READ_JSON"));
+    assert_eq!(run("JR-1").failure_reason(), Some("exit code 3"));
+    assert!(run("JR-2").failure_reason().unwrap().contains("malformed DATABUILD_DEP_READ_JSON"));
     assert_eq!(run("JR-3").status, JobRunStatus::Failed);
     let p = state.current_instance(state.ref_id("p").unwrap()).unwrap();
     assert_eq!(state.partition(p).state, PartitionState::Failed);

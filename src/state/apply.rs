@@ -58,22 +58,7 @@ impl BuildState {
         let label = LabelId(self.labels.intern(&e.job_label).0);
         let outputs = self.buffered_outputs(cx, e, ix);
         let attributions = self.want_attributions(cx, e);
-        self.job_runs.push(JobRun {
-            label,
-            status: JobRunStatus::Queued,
-            queued: cx.at,
-            started: None,
-            ended: None,
-            outputs,
-            wants: Default::default(),
-            last_heartbeat: None,
-            read_deps: Default::default(),
-            read_partitions: Default::default(),
-            missing_deps: Default::default(),
-            derivative_wants: Default::default(),
-            failure_reason: None,
-            cancellation: None,
-        });
+        self.job_runs.push(JobRun::new(label, cx.at, outputs));
         self.record(cx, Change::JobRunStatus { job_run: ix, from: None, to: JobRunStatus::Queued });
         if self.recording {
             for i in 0..self.job_runs[ix.index()].outputs.len() {
@@ -161,7 +146,7 @@ impl BuildState {
             return self
                 .diagnose(cx, format!("heartbeat for job run {job_run_id}, already {}; ignored", status.name()));
         }
-        self.job_runs[ix.index()].last_heartbeat = Some(cx.at);
+        self.job_runs[ix.index()].heard_from(cx.at);
         if status == JobRunStatus::Queued {
             self.set_job_run_status(cx, ix, JobRunStatus::Running, PartitionState::Building);
         }
@@ -173,7 +158,7 @@ impl BuildState {
 
         // Resolve reads before this run's own outputs turn Live: a run that reads its own ref reads
         // the previous instance.
-        let mut read_partitions: SmallVec<[(RefId, PartitionIx); 2]> = SmallVec::new();
+        let mut read_partitions: SmallVec<[(RefId, PartitionIx); 4]> = SmallVec::new();
         for deps in read_deps.iter() {
             for &input in deps.inputs.iter() {
                 if !read_partitions.iter().any(|&(r, _)| r == input) {
@@ -218,19 +203,20 @@ impl BuildState {
 
         let run = &mut self.job_runs[ix.index()];
         run.read_deps = read_deps;
-        run.read_partitions = read_partitions;
+        run.read_partitions = read_partitions.iter().map(|&(_, p)| p).collect();
         self.set_job_run_status(cx, ix, JobRunStatus::Succeeded, PartitionState::Live);
     }
 
     fn job_run_failure(&mut self, cx: &Cx, e: &proto::JobRunFailureEventV1) {
         let Some(ix) = self.active_job_run(cx, &e.job_run_id, "failure") else { return };
-        self.job_runs[ix.index()].failure_reason = Some(e.reason.as_str().into());
+        self.job_runs[ix.index()].ending = Some(Box::new(Ending::Failed { reason: e.reason.as_str().into() }));
         self.set_job_run_status(cx, ix, JobRunStatus::Failed, PartitionState::Failed);
     }
 
     fn job_run_cancel(&mut self, cx: &Cx, e: &proto::JobRunCancelEventV1) {
         let Some(ix) = self.active_job_run(cx, &e.job_run_id, "cancel") else { return };
-        self.job_runs[ix.index()].cancellation = Some(cancellation(cx, e.source.as_ref(), e.comment.as_deref()));
+        let canceled = *cancellation(cx, e.source.as_ref(), e.comment.as_deref());
+        self.job_runs[ix.index()].ending = Some(Box::new(Ending::Canceled(canceled)));
         self.set_job_run_status(cx, ix, JobRunStatus::Canceled, PartitionState::Canceled);
     }
 
@@ -501,12 +487,7 @@ impl BuildState {
     fn set_job_run_status(&mut self, cx: &Cx, ix: JobRunIx, status: JobRunStatus, output_state: PartitionState) {
         let run = &mut self.job_runs[ix.index()];
         let from = run.status;
-        run.status = status;
-        if status == JobRunStatus::Running {
-            run.started = Some(cx.at);
-        } else {
-            run.ended = Some(cx.at);
-        }
+        run.moved(status, cx.at);
         self.record(cx, Change::JobRunStatus { job_run: ix, from: Some(from), to: status });
         for i in 0..self.job_runs[ix.index()].outputs.len() {
             let p = self.job_runs[ix.index()].outputs[i];

@@ -59,17 +59,17 @@ impl BuildState {
             h.u64(attribution.want.0.into());
             h.ids(attribution.refs.iter().map(|r| r.0));
         }
-        h.stamp(run.last_heartbeat);
+        h.stamp(run.last_heartbeat());
         h.deps(&run.read_deps);
         h.u64(run.read_partitions.len() as u64);
-        for &(r, p) in run.read_partitions.iter() {
+        for (r, p) in self.reads(run) {
             h.u64(r.0.into());
             h.u64(p.0.into());
         }
         h.deps(&run.missing_deps);
         h.ids(run.derivative_wants.iter().map(|w| w.0));
-        h.opt_str(run.failure_reason.as_deref());
-        h.cancellation(run.cancellation.as_deref());
+        h.opt_str(run.failure_reason());
+        h.cancellation(run.cancellation());
     }
 
     fn feed_want(&self, h: &mut Feed, ix: WantIx) {

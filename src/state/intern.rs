@@ -18,8 +18,9 @@ pub struct Interner {
 #[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Names {
     text: String,
-    /// `ends[id]` is where name `id` ends in `text`; it starts where the previous one ends.
-    ends: Vec<u64>,
+    /// `ends[id]` is where name `id` ends in `text`; it starts where the previous one ends. Four
+    /// bytes: 4 GiB of names of one kind is some billions of events.
+    ends: Vec<u32>,
 }
 
 impl Names {
@@ -53,7 +54,8 @@ impl Interner {
         }
         let id = u32::try_from(self.len()).expect("fewer than 2^32 distinct names");
         self.names.text.push_str(name);
-        self.names.ends.push(self.names.text.len() as u64);
+        let end = u32::try_from(self.names.text.len()).expect("under 4 GiB of names of one kind");
+        self.names.ends.push(end);
         let names = &self.names;
         self.table.insert_unique(hash, id, |&id| self::hash(names.get(id)));
         (id, true)

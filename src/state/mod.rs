@@ -252,6 +252,11 @@ impl BuildState {
         (0..self.ref_entries.len() as u32).map(RefId)
     }
 
+    /// What `run` read, each read ref with the instance it resolved to, in first-read order.
+    pub fn reads<'a>(&'a self, run: &'a JobRun) -> impl ExactSizeIterator<Item = (RefId, PartitionIx)> + 'a {
+        run.read_partitions.iter().map(|&p| (self.partitions[p.index()].partition_ref, p))
+    }
+
     /// Every job run, in buffer order.
     pub fn job_runs(&self) -> impl DoubleEndedIterator<Item = &JobRun> {
         self.job_runs.iter()

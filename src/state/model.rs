@@ -119,11 +119,91 @@ impl WantStatus {
     }
 }
 
+/// How a run that did not succeed ended, when the log says.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Ending {
+    Failed { reason: Box<str> },
+    Canceled(Cancellation),
+}
+
+const STARTED: u8 = 1;
+const ENDED: u8 = 2;
+const HEARTBEAT: u8 = 4;
+
 impl JobRun {
+    pub(super) fn new(label: LabelId, queued: Stamp, outputs: Ids<PartitionIx>) -> JobRun {
+        let none = Stamp { timestamp: 0, event_id: 0 };
+        JobRun {
+            label,
+            status: JobRunStatus::Queued,
+            stamps_set: 0,
+            queued,
+            started: none,
+            ended: none,
+            heartbeat: none,
+            outputs,
+            wants: SmallVec::new(),
+            read_deps: SmallVec::new(),
+            read_partitions: SmallVec::new(),
+            missing_deps: ThinVec::new(),
+            derivative_wants: ThinVec::new(),
+            ending: None,
+        }
+    }
+
+    /// The reason given by its failure event, if it failed.
+    pub fn failure_reason(&self) -> Option<&str> {
+        match self.ending.as_deref() {
+            Some(Ending::Failed { reason }) => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// Its cancellation, if it was canceled.
+    pub fn cancellation(&self) -> Option<&Cancellation> {
+        match self.ending.as_deref() {
+            Some(Ending::Canceled(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn stamp(&self, which: u8, stamp: Stamp) -> Option<Stamp> {
+        (self.stamps_set & which != 0).then_some(stamp)
+    }
+
+    /// When it moved to Running, if it did.
+    pub fn started(&self) -> Option<Stamp> {
+        self.stamp(STARTED, self.started)
+    }
+
+    /// When it moved to its terminal status, if it did.
+    pub fn ended(&self) -> Option<Stamp> {
+        self.stamp(ENDED, self.ended)
+    }
+
+    /// Its last heartbeat, if any.
+    pub fn last_heartbeat(&self) -> Option<Stamp> {
+        self.stamp(HEARTBEAT, self.heartbeat)
+    }
+
+    /// Moves it to `status` at `at`: Running, or a terminal status.
+    pub(super) fn moved(&mut self, status: JobRunStatus, at: Stamp) {
+        self.status = status;
+        if status == JobRunStatus::Running {
+            (self.started, self.stamps_set) = (at, self.stamps_set | STARTED);
+        } else {
+            (self.ended, self.stamps_set) = (at, self.stamps_set | ENDED);
+        }
+    }
+
+    pub(super) fn heard_from(&mut self, at: Stamp) {
+        (self.heartbeat, self.stamps_set) = (at, self.stamps_set | HEARTBEAT);
+    }
+
     /// Every status the run had, oldest first, with when it moved there.
     pub fn history(&self) -> impl DoubleEndedIterator<Item = StatusChange> {
-        let running = self.started.map(|at| StatusChange { status: JobRunStatus::Running, at });
-        let ended = self.ended.map(|at| StatusChange { status: self.status, at });
+        let running = self.started().map(|at| StatusChange { status: JobRunStatus::Running, at });
+        let ended = self.ended().map(|at| StatusChange { status: self.status, at });
         [Some(StatusChange { status: JobRunStatus::Queued, at: self.queued }), running, ended].into_iter().flatten()
     }
 }
@@ -174,29 +254,33 @@ pub struct Cancellation {
 pub struct JobRun {
     pub label: LabelId,
     pub status: JobRunStatus,
+    /// Which of `started`, `ended` and `heartbeat` are set: one byte in what would be padding,
+    /// where three `Option<Stamp>`s would take 24 bytes more per run.
+    pub(super) stamps_set: u8,
     /// When it was buffered (as Queued).
     pub queued: Stamp,
     /// When it moved to Running, if it did.
-    pub started: Option<Stamp>,
+    pub(super) started: Stamp,
     /// When it moved to its terminal `status`, if it did. A run's history is always Queued, then
     /// perhaps Running, then perhaps one terminal status ([`JobRun::history`]).
-    pub ended: Option<Stamp>,
+    pub(super) ended: Stamp,
+    pub(super) heartbeat: Stamp,
     /// The instances this run builds, one per `building_partitions` ref, in event order.
     /// These are also its `wrote_partition_uuids`.
     pub outputs: Ids<PartitionIx>,
     /// The wants it was scheduled for, with the refs attributed to each.
     pub wants: SmallVec<[WantAttribution; 1]>,
-    pub last_heartbeat: Option<Stamp>,
     /// From the success or dep-miss event.
     pub read_deps: SmallVec<[Deps; 1]>,
-    /// Each read ref resolved at success time (`read_partition_uuids`), in first-read order. Never changes.
-    pub read_partitions: SmallVec<[(RefId, PartitionIx); 2]>,
+    /// Each read ref resolved at success time (`read_partition_uuids`), in first-read order. Never
+    /// changes. Each instance is of the ref read, so the refs are not stored again: see
+    /// [`super::BuildState::reads`].
+    pub read_partitions: Ids<PartitionIx>,
     pub missing_deps: ThinVec<Deps>,
     /// Wants created with `source = job_triggered{this run}`.
     pub derivative_wants: ThinVec<WantIx>,
-    pub failure_reason: Option<Box<str>>,
-    /// Boxed: rare, and large next to the rest.
-    pub cancellation: Option<Box<Cancellation>>,
+    /// Why a Failed or Canceled run ended (one pointer: rare, and a run ends one way).
+    pub(super) ending: Option<Box<Ending>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

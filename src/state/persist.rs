@@ -133,7 +133,7 @@ impl BuildState {
                     && run.read_deps.iter().chain(run.missing_deps.iter()).all(|d| {
                         d.impacted.iter().chain(d.inputs.iter()).all(|r| r.index() < refs)
                     })
-                    && run.read_partitions.iter().all(|(r, p)| r.index() < refs && p.index() < parts)
+                    && run.read_partitions.iter().all(|p| p.index() < parts)
                     && run.derivative_wants.iter().all(|w| w.index() < wants)
             })
             && self.partitions.iter().all(|p| {

@@ -54,7 +54,7 @@ fn demo_log_replays_to_the_design_story() {
     let beta = jr456.outputs[0];
     assert_eq!(state.partition(beta).uuid.to_string(), "d1305448-db69-5062-8c23-837705b1ceef");
     let alpha = state.ref_id("data/alpha").unwrap();
-    let (read_ref, alpha_ix) = jr456.read_partitions[0];
+    let (read_ref, alpha_ix) = state.reads(jr456).next().unwrap();
     assert_eq!(read_ref, alpha);
     assert_eq!(state.partition(alpha_ix).state, PartitionState::External);
     assert_eq!(state.partition(alpha_ix).uuid, external_partition_uuid("data/alpha"));
@@ -87,7 +87,7 @@ fn heartbeat_moves_queued_to_running_once() {
         job_run_heartbeat("JR-1"),
     ]);
     assert_eq!(statuses(&state, "JR-1"), [JobRunStatus::Queued, JobRunStatus::Running]);
-    assert_eq!(state.job_run(run(&state, "JR-1")).last_heartbeat.unwrap().event_id, 4);
+    assert_eq!(state.job_run(run(&state, "JR-1")).last_heartbeat().unwrap().event_id, 4);
     assert_eq!(current_state(&state, "a"), PartitionState::Building);
 }
 
@@ -102,8 +102,8 @@ fn failure_and_cancel_mark_outputs() {
     assert_eq!(current_state(&state, "a"), PartitionState::Failed);
     assert_eq!(current_state(&state, "b"), PartitionState::Failed);
     assert_eq!(current_state(&state, "c"), PartitionState::Canceled);
-    assert_eq!(state.job_run(run(&state, "JR-1")).failure_reason.as_deref(), Some("exit code 3"));
-    let cancel = state.job_run(run(&state, "JR-2")).cancellation.clone().unwrap();
+    assert_eq!(state.job_run(run(&state, "JR-1")).failure_reason(), Some("exit code 3"));
+    let cancel = state.job_run(run(&state, "JR-2")).cancellation().cloned().unwrap();
     assert_eq!(cancel.source, Source::Manual { user: "bob".into() });
 }
 
@@ -121,8 +121,8 @@ fn reads_resolve_to_the_newest_instance_with_data_at_success_time() {
     ]);
     let a1 = state.job_run(run(&state, "JR-a1")).outputs[0];
     let a2 = state.job_run(run(&state, "JR-a2")).outputs[0];
-    assert_eq!(state.job_run(run(&state, "JR-b")).read_partitions[0].1, a1);
-    assert_eq!(state.job_run(run(&state, "JR-c")).read_partitions[0].1, a2);
+    assert_eq!(state.job_run(run(&state, "JR-b")).read_partitions[0], a1);
+    assert_eq!(state.job_run(run(&state, "JR-c")).read_partitions[0], a2);
     // Lineage of the old instance stays on the old UUIDs; the new one has only its own reader.
     assert_eq!(state.partition(a1).consumers.len(), 1);
     assert_eq!(state.partition(a1).consumers[0].job_run, run(&state, "JR-b"));
@@ -139,7 +139,7 @@ fn a_run_reading_its_own_ref_reads_the_previous_instance() {
     ]);
     let first = state.job_run(run(&state, "JR-1")).outputs[0];
     let second = state.job_run(run(&state, "JR-2")).outputs[0];
-    assert_eq!(state.job_run(run(&state, "JR-2")).read_partitions[0].1, first);
+    assert_eq!(state.job_run(run(&state, "JR-2")).read_partitions[0], first);
     assert_eq!(*state.partition(first).consumers, [Consumer { output: second, job_run: run(&state, "JR-2") }]);
 }
 
@@ -197,7 +197,7 @@ fn tainted_data_is_still_readable() {
         job_run_success("JR-2", read_deps(&[(NONE, &["a"][..])])),
     ]);
     let a = state.job_run(run(&state, "JR-1")).outputs[0];
-    assert_eq!(state.job_run(run(&state, "JR-2")).read_partitions[0].1, a);
+    assert_eq!(state.job_run(run(&state, "JR-2")).read_partitions[0], a);
 }
 
 #[test]

@@ -107,11 +107,11 @@ pub(crate) fn job_run_detail(state: &BuildState, ix: JobRunIx) -> JobRunDetail {
             .history()
             .map(|h| StatusEntry { status: h.status.name(), timestamp: h.at.timestamp, event_id: h.at.event_id })
             .collect(),
-        last_heartbeat: run.last_heartbeat.map(stamp),
+        last_heartbeat: run.last_heartbeat().map(stamp),
         derivative_wants: run.derivative_wants.iter().map(|&w| state.want_id(w).to_owned()).collect(),
         retry_chains,
-        failure_reason: run.failure_reason.as_deref().map(str::to_owned),
-        cancellation: run.cancellation.as_deref().map(cancellation_view),
+        failure_reason: run.failure_reason().map(str::to_owned),
+        cancellation: run.cancellation().map(cancellation_view),
     }
 }
 
@@ -226,7 +226,7 @@ pub fn upstream_of(state: &BuildState, ix: PartitionIx) -> Vec<PartitionIx> {
             continue;
         }
         for input in deps.inputs.iter() {
-            if let Some(&(_, read)) = run.read_partitions.iter().find(|(r, _)| r == input) {
+            if let Some((_, read)) = state.reads(run).find(|(r, _)| r == input) {
                 if !out.contains(&read) {
                     out.push(read);
                 }

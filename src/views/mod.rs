@@ -327,10 +327,9 @@ pub(crate) fn uuid_of(state: &BuildState, ix: PartitionIx) -> String {
 pub(crate) fn run_reads(state: &BuildState, ix: JobRunIx) -> Vec<PartitionUse> {
     let run = state.job_run(ix);
     if run.status == JobRunStatus::Succeeded {
-        return run
-            .read_partitions
-            .iter()
-            .map(|&(r, p)| PartitionUse { partition_ref: state.ref_name(r).to_owned(), uuid: Some(uuid_of(state, p)) })
+        return state
+            .reads(run)
+            .map(|(r, p)| PartitionUse { partition_ref: state.ref_name(r).to_owned(), uuid: Some(uuid_of(state, p)) })
             .collect();
     }
     let mut seen = Vec::new();
