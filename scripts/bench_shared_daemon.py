@@ -141,15 +141,20 @@ def main():
             shutil.copyfileobj(src, dst)
         os.remove(longer)
         started = time.monotonic()
-        daemon = subprocess.Popen([dbl, "daemon", "--log", copy], env=env, stderr=subprocess.DEVNULL)
+        daemon_log = open(os.path.join(work, "daemon.log"), "w")
+        daemon = subprocess.Popen([dbl, "daemon", "--log", copy], env=dict(env, RUST_LOG="info"), stderr=daemon_log)
         # Listed once its socket is up; until then `dbl status` would load the log itself.
         while not json.loads(subprocess.run([dbl, "daemon", "status", "--format", "json"], env=env, capture_output=True).stdout or b"[]"):
             time.sleep(0.005)
+        deadline = time.monotonic() + 120
         while True:
             out = subprocess.run([dbl, "status", "--log", copy, "--format", "json"], env=env, capture_output=True)
             status = json.loads(out.stdout or b"null")
             if status and status.get("eventsApplied") == events + 1000 and status.get("tail", {}).get("pollMs"):
                 break
+            if time.monotonic() > deadline:
+                daemon_log.flush()
+                raise RuntimeError("the restarted daemon never answered; its log:\n" + open(daemon_log.name).read())
             time.sleep(0.02)
         restart = time.monotonic() - started
         from_snapshot = status["tail"].get("snapshotEvents")

@@ -294,21 +294,28 @@ impl Drop for Tail {
     }
 }
 
-#[test]
-fn tail_through_a_daemon_prints_what_a_tail_in_process_prints() {
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
+/// A daemon (with `--listen`) for the first 8 demo events in `dir/demo.bel`, once it has loaded them (a
+/// status through it waits for that); the log, all the demo events, and the daemon.
+fn demo_daemon(dir: &Path, runtime: &Path) -> (PathBuf, Vec<dbl::proto::DataBuildEvent>, common::http::Server) {
+    let log = dir.join("demo.bel");
     let all = dbl::events::demo_events();
     write_log(&log, &all[..8]);
     let log_arg = log.to_str().unwrap();
-    let _daemon = common::http::spawn_command(
-        dir.path(),
+    let daemon = common::http::spawn_command(
+        dir,
         "daemon",
         &["--log", log_arg, "--listen", "127.0.0.1:0", "--poll-ms", "20"],
-        &[("XDG_RUNTIME_DIR", runtime.path())],
+        &[("XDG_RUNTIME_DIR", runtime)],
     );
-    // Through the daemon once it has loaded (a status waits for that).
-    run_in(dir.path(), runtime.path(), &["status", "--log", log_arg]);
+    run_in(dir, runtime, &["status", "--log", log_arg]);
+    (log, all, daemon)
+}
+
+#[test]
+fn tail_through_a_daemon_prints_what_a_tail_in_process_prints() {
+    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (log, all, _daemon) = demo_daemon(dir.path(), runtime.path());
+    let log_arg = log.to_str().unwrap();
     let (rt, d) = (runtime.path(), dir.path());
     let common = ["--log", log_arg, "--poll-ms", "20"];
     let tails = [
@@ -349,17 +356,8 @@ fn tail_through_a_daemon_prints_what_a_tail_in_process_prints() {
 #[test]
 fn a_tail_whose_daemon_dies_goes_on_in_process_without_a_gap() {
     let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    let all = dbl::events::demo_events();
-    write_log(&log, &all[..8]);
+    let (log, all, daemon) = demo_daemon(dir.path(), runtime.path());
     let log_arg = log.to_str().unwrap();
-    let daemon = common::http::spawn_command(
-        dir.path(),
-        "daemon",
-        &["--log", log_arg, "--listen", "127.0.0.1:0", "--poll-ms", "20"],
-        &[("XDG_RUNTIME_DIR", runtime.path())],
-    );
-    run_in(dir.path(), runtime.path(), &["status", "--log", log_arg]);
     let (rt, d) = (runtime.path(), dir.path());
     let through = Tail::spawn(d, rt, "through", &["--log", log_arg, "--poll-ms", "20"]);
     let alone = Tail::spawn(d, rt, "alone", &["--log", log_arg, "--poll-ms", "20", "--no-daemon"]);

@@ -105,14 +105,14 @@ pub fn daemon(args: &DaemonArgs) -> anyhow::Result<()> {
 fn status(json: bool) -> anyhow::Result<()> {
     let mut listed = Vec::new();
     for (place, info) in place::all()? {
-        let alive = info.as_ref().is_some_and(|i| place::alive(i.pid))
-            && std::os::unix::net::UnixStream::connect(place.socket()).is_ok();
-        if !alive {
+        let answers = std::os::unix::net::UnixStream::connect(place.socket()).is_ok();
+        match (answers, info) {
+            (true, Some(info)) if place::alive(info.pid) => listed.push(info),
+            // A daemon that has bound its socket but not yet written its info: not listed, never touched.
+            (true, _) => {}
             // A dead daemon's remains: cleaned up here, as a forwarder would.
-            place.clean();
-            continue;
+            (false, _) => place.clean(),
         }
-        listed.extend(info);
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&listed)?);

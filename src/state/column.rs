@@ -133,34 +133,64 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Column<T> {
     }
 }
 
-impl<T: serde::Serialize> serde::Serialize for Column<T> {
+/// A column's entities as a sequence of known length.
+struct Entities<'a, T>(&'a Column<T>);
+
+impl<T: serde::Serialize> serde::Serialize for Entities<'_, T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.len))?;
-        for value in self.iter() {
+        let mut seq = serializer.serialize_seq(Some(self.0.len))?;
+        for value in self.0.iter() {
             seq.serialize_element(value)?;
         }
         seq.end()
     }
 }
 
-impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Column<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Column<T>, D::Error> {
+/// Entities read back into a column, pushed one by one.
+struct Pushed<T>(Column<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Pushed<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Pushed<T>, D::Error> {
         struct Visit<T>(std::marker::PhantomData<T>);
         impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
-            type Value = Column<T>;
+            type Value = Pushed<T>;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a sequence of entities")
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Column<T>, A::Error> {
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Pushed<T>, A::Error> {
                 let mut column = Column::default();
                 while let Some(value) = seq.next_element()? {
                     column.push(value);
                 }
-                Ok(column)
+                Ok(Pushed(column))
             }
         }
         deserializer.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
+/// A column is stored with its prints, so a state read back from a snapshot has its digest at once.
+impl<T: serde::Serialize> serde::Serialize for Column<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let prints = self.prints.lock().unwrap_or_else(|e| e.into_inner());
+        (Entities(self), &prints.blocks, &prints.chunks).serialize(serializer)
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Column<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Column<T>, D::Error> {
+        type Stored<T> = (Pushed<T>, Vec<Option<Print>>, Vec<Option<Print>>);
+        let (Pushed(mut column), blocks, chunks): Stored<T> = serde::Deserialize::deserialize(deserializer)?;
+        // Prints of another shape are not used: every block is printed again when asked.
+        let fits = blocks.len() == column.len.div_ceil(BLOCK) && chunks.len() == column.len.div_ceil(CHUNK);
+        let prints = column.prints.get_mut().unwrap_or_else(|e| e.into_inner());
+        if fits {
+            *prints = Prints { blocks, chunks };
+        } else {
+            *prints = Prints { blocks: vec![None; column.len.div_ceil(BLOCK)], chunks: vec![None; column.len.div_ceil(CHUNK)] };
+        }
+        Ok(column)
     }
 }
 
