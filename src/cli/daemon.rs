@@ -137,6 +137,9 @@ fn status(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long `dbl daemon stop` waits for the daemon to exit.
+const STOP_WAIT: Duration = Duration::from_secs(60);
+
 fn stop(log: &std::path::Path) -> anyhow::Result<()> {
     let spec = SourceSpec::parse(&log.to_string_lossy())?;
     let place = Place::for_source(&spec)?;
@@ -144,12 +147,14 @@ fn stop(log: &std::path::Path) -> anyhow::Result<()> {
     let Some(info) = info else { anyhow::bail!("no daemon is serving {}", spec.display()) };
     let status = std::process::Command::new("kill").args(["-TERM", &info.pid.to_string()]).status()?;
     anyhow::ensure!(status.success(), "cannot signal daemon {}", info.pid);
-    for _ in 0..500 {
+    // It saves its snapshot before it exits: seconds for a large log.
+    let deadline = std::time::Instant::now() + STOP_WAIT;
+    while std::time::Instant::now() < deadline {
         if !place::alive(info.pid) {
             println!("stopped the daemon for {} (pid {})", info.log, info.pid);
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    anyhow::bail!("daemon {} did not stop within 5 s", info.pid)
+    anyhow::bail!("daemon {} did not stop within {} s", info.pid, STOP_WAIT.as_secs())
 }
