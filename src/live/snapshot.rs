@@ -76,7 +76,7 @@ pub fn save(plan: &SnapshotPlan, state: &BuildState, checkpoint: &Checkpoint) ->
         let mut out = Hashing { inner: BufWriter::new(File::create(&temp)?), hasher: Default::default(), bytes: 0 };
         out.write_all(MAGIC)?;
         let before = out.bytes;
-        state.encode(&mut out).map_err(|e| io::Error::other(format!("encoding the state: {e}")))?;
+        state.encode(&mut out)?;
         let header = Header {
             format: FORMAT,
             version: env!("CARGO_PKG_VERSION").to_string(),

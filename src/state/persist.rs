@@ -14,10 +14,11 @@ use super::*;
 /// Everything but the columns.
 type Counters = (u64, Option<Stamp>, Vec<Diagnostic>, u64);
 
-fn part<T: Serialize>(out: &mut impl Write, value: &T) -> Result<(), postcard::Error> {
-    let len = postcard::experimental::serialized_size(value)? as u64;
-    out.write_all(&len.to_le_bytes()).map_err(|_| postcard::Error::SerializeBufferFull)?;
-    postcard::to_io(value, &mut *out).map(|_| ())
+fn part<T: Serialize>(out: &mut impl Write, value: &T) -> std::io::Result<()> {
+    let encoding = |e: postcard::Error| std::io::Error::other(format!("encoding the state: {e}"));
+    let len = postcard::experimental::serialized_size(value).map_err(encoding)? as u64;
+    out.write_all(&len.to_le_bytes())?;
+    postcard::to_io(value, &mut *out).map(|_| ()).map_err(encoding)
 }
 
 fn parts(mut bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
@@ -38,7 +39,7 @@ fn decode_part<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, Strin
 
 impl BuildState {
     /// Writes the state. Runtime settings (change recording) are not part of it.
-    pub fn encode(&self, mut out: impl Write) -> Result<(), postcard::Error> {
+    pub fn encode(&self, mut out: impl Write) -> std::io::Result<()> {
         let counters: (u64, Option<Stamp>, &Vec<Diagnostic>, u64) =
             (self.events_applied, self.last_event, &self.diagnostics, self.diagnostic_count);
         part(&mut out, &counters)?;
