@@ -40,6 +40,15 @@ impl SqliteSource {
 }
 
 impl SqliteSource {
+    /// The database file's device and inode, or `None` if it does not exist (yet).
+    fn inode(&self) -> io::Result<Option<(u64, u64)>> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => Ok(Some((meta.dev(), meta.ino()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn connect(&mut self, inode: (u64, u64)) -> io::Result<()> {
         if self.db.is_none() {
             let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -53,12 +62,7 @@ impl SqliteSource {
 
 impl Source for SqliteSource {
     fn poll(&mut self, budget: usize, sink: &mut dyn FnMut(LogRecord)) -> io::Result<Poll> {
-        let meta = match std::fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Poll::Missing),
-            Err(e) => return Err(e),
-        };
-        let inode = (meta.dev(), meta.ino());
+        let Some(inode) = self.inode()? else { return Ok(Poll::Missing) };
         if let Some(db) = &self.db {
             if db.inode != inode {
                 self.db = None;
@@ -93,12 +97,8 @@ impl Source for SqliteSource {
     }
 
     fn restore(&mut self, checkpoint: &Checkpoint) -> io::Result<bool> {
-        let meta = match std::fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        self.connect((meta.dev(), meta.ino()))?;
+        let Some(inode) = self.inode()? else { return Ok(false) };
+        self.connect(inode)?;
         let db = self.db.as_ref().expect("opened above");
         let mut tables = SqliteTables { conn: &db.conn, path: &self.path };
         self.cursor.restore(&mut tables, checkpoint)
