@@ -370,7 +370,9 @@ fn a_tail_whose_daemon_dies_goes_on_in_process_without_a_gap() {
         .status()
         .unwrap()
         .success());
+    // The line may reach the file in pieces (stderr is unbuffered): wait for its end, then check it.
     through.wait_stderr("went away");
+    wait_until("the rest of the line", || through.err().split("went away").nth(1).is_some_and(|rest| rest.contains('\n')));
     assert!(through.err().contains("following the log in this process from after event 11"), "{}", through.err());
     append_log(&log, &all[11..]);
     wait_until("the last event in process", || alone.out().contains(&format!("#{} ", all.len())));

@@ -69,8 +69,9 @@ fn neovim_hover_and_definition() {
         .env("DBL", env!("CARGO_BIN_EXE_dbl"))
         .env("DBL_LOG", fixture())
         .env("DBL_WORKDIR", dir.path())
-        // The shared daemon Neovim's forwarder starts lives here, private to this test.
+        // The shared daemon Neovim's forwarder starts lives here, private to this test, snapshot and all.
         .env("XDG_RUNTIME_DIR", dir.path())
+        .env("XDG_CACHE_HOME", dir.path())
         .current_dir(dir.path())
         .output()
         .unwrap();

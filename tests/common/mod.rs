@@ -18,7 +18,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub fn dbl() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dbl"));
-    command.env("DBL_LOG", "info").env("NO_COLOR", "1");
+    // Daemons save snapshots: into a cache of the test run's, never the user's (a test may set its own).
+    let cache = std::env::temp_dir().join(format!("dbl-test-cache-{}", std::process::id()));
+    command.env("DBL_LOG", "info").env("NO_COLOR", "1").env("XDG_CACHE_HOME", cache);
     command
 }
 
