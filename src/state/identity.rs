@@ -7,11 +7,15 @@ pub const PARTITION_NAMESPACE: Uuid = Uuid::from_u128(0x4ee31772_63fd_5e82_b025_
 
 /// The instance a job run builds for `partition_ref`: `UUIDv5(NS, job_run_id + "\n" + ref)`.
 pub fn built_partition_uuid(job_run_id: &str, partition_ref: &str) -> Uuid {
-    let mut name = String::with_capacity(job_run_id.len() + 1 + partition_ref.len());
-    name.push_str(job_run_id);
-    name.push('\n');
-    name.push_str(partition_ref);
-    Uuid::new_v5(&PARTITION_NAMESPACE, name.as_bytes())
+    use sha1::Digest;
+    let mut sha1 = sha1::Sha1::new();
+    sha1.update(PARTITION_NAMESPACE.as_bytes());
+    sha1.update(job_run_id.as_bytes());
+    sha1.update(b"\n");
+    sha1.update(partition_ref.as_bytes());
+    let digest = sha1.finalize();
+    let bytes: [u8; 16] = digest[..16].try_into().expect("SHA-1 is 20 bytes");
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 /// The one instance of a ref read but never built in the log: `UUIDv5(NS, "\n" + ref)`.
@@ -32,6 +36,14 @@ mod tests {
     #[test]
     fn design_example_uuid() {
         assert_eq!(built_partition_uuid("JR-456", "data/beta").to_string(), "d1305448-db69-5062-8c23-837705b1ceef");
+    }
+
+    #[test]
+    fn built_uuid_is_the_standard_v5_of_the_joined_name() {
+        for (run, r) in [("JR-456", "data/beta"), ("", ""), ("jr/é", "data/ü\n/x"), ("a", &"r".repeat(200))] {
+            let name = format!("{run}\n{r}");
+            assert_eq!(built_partition_uuid(run, r), Uuid::new_v5(&PARTITION_NAMESPACE, name.as_bytes()));
+        }
     }
 
     #[test]
