@@ -5,6 +5,10 @@ use std::sync::Mutex;
 
 const CHUNK_BITS: u32 = 16;
 const CHUNK: usize = 1 << CHUNK_BITS;
+/// Chunks to print at once from which printing is worth a second thread (a thread costs tens of
+/// microseconds; a chunk's print, milliseconds).
+const PARALLEL_PRINT_CHUNKS: usize = 4;
+
 /// Entities per digest block: a change re-hashes only its block (see [`Column::print`]).
 const BLOCK_BITS: u32 = 6;
 const BLOCK: usize = 1 << BLOCK_BITS;
@@ -89,23 +93,49 @@ impl<T> Column<T> {
 
     /// A print of the whole column: of its chunks' prints, each of its blocks' prints, each block
     /// printed by `print(index of its first entity, its entities)`. Only blocks changed since the
-    /// last call are printed again.
-    pub fn print(&self, print: impl Fn(usize, &[T]) -> Print) -> Print {
+    /// last call are printed again; when many chunks changed (a first digest after a load), they are
+    /// printed on two threads.
+    pub fn print(&self, print: impl Fn(usize, &[T]) -> Print + Sync) -> Print
+    where
+        T: Sync,
+    {
         let mut prints = self.prints.lock().unwrap_or_else(|e| e.into_inner());
         let Prints { blocks, chunks } = &mut *prints;
+        let print_chunk = |c: usize, chunk: &[T], blocks: &mut [Option<Print>]| {
+            let mut hasher = blake3::Hasher::new();
+            for (b, entities) in chunk.chunks(BLOCK).enumerate() {
+                hasher.update(blocks[b].get_or_insert_with(|| print(c * CHUNK + b * BLOCK, entities)));
+            }
+            *hasher.finalize().as_bytes()
+        };
+        let mut unprinted: Vec<_> = self
+            .chunks
+            .iter()
+            .zip(blocks.chunks_mut(BLOCKS_PER_CHUNK))
+            .zip(chunks.iter_mut())
+            .enumerate()
+            .filter(|(_, (_, print))| print.is_none())
+            .collect();
+        let print_all = |todo: &mut [(usize, ((&Vec<T>, &mut [Option<Print>]), &mut Option<Print>))]| {
+            for (c, ((chunk, blocks), print)) in todo {
+                **print = Some(print_chunk(*c, chunk, blocks));
+            }
+        };
+        if unprinted.len() >= PARALLEL_PRINT_CHUNKS {
+            let half = unprinted.len() / 2;
+            let (first, second) = unprinted.split_at_mut(half);
+            std::thread::scope(|scope| {
+                scope.spawn(|| print_all(second));
+                print_all(first);
+            });
+        } else {
+            print_all(&mut unprinted);
+        }
+        drop(unprinted);
         let mut column = blake3::Hasher::new();
         column.update(&(self.len as u64).to_le_bytes());
-        for (c, chunk) in self.chunks.iter().enumerate() {
-            let chunk_print = chunks[c].get_or_insert_with(|| {
-                let mut hasher = blake3::Hasher::new();
-                for (b, entities) in chunk.chunks(BLOCK).enumerate() {
-                    let first = c * CHUNK + b * BLOCK;
-                    let block = blocks[c * BLOCKS_PER_CHUNK + b].get_or_insert_with(|| print(first, entities));
-                    hasher.update(block);
-                }
-                *hasher.finalize().as_bytes()
-            });
-            column.update(chunk_print);
+        for print in chunks.iter().take(self.chunks.len()) {
+            column.update(print.as_ref().expect("every chunk printed above"));
         }
         *column.finalize().as_bytes()
     }
