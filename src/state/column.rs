@@ -244,11 +244,37 @@ mod tests {
         assert_eq!(column.last(), Some(&(CHUNK * 2 + 2)));
     }
 
+    fn print_block(first: usize, block: &[usize]) -> Print {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&first.to_le_bytes());
+        block.iter().for_each(|v| {
+            hasher.update(&v.to_le_bytes());
+        });
+        *hasher.finalize().as_bytes()
+    }
+
+    #[test]
+    fn a_print_on_two_threads_is_the_print_made_a_chunk_at_a_time() {
+        let entities = CHUNK * (PARALLEL_PRINT_CHUNKS + 1) + 5;
+        let mut at_once = Column::default();
+        let mut bit_by_bit = Column::default();
+        for i in 0..entities {
+            at_once.push(i);
+            bit_by_bit.push(i);
+            if i % (CHUNK / 2) == 0 {
+                bit_by_bit.print(print_block);
+            }
+        }
+        assert_eq!(at_once.print(print_block), bit_by_bit.print(print_block));
+        at_once[3] = 0;
+        assert_ne!(at_once.print(print_block), bit_by_bit.print(print_block));
+    }
+
     #[test]
     fn prints_follow_every_change_and_reprint_only_changed_blocks() {
-        let printed = std::cell::Cell::new(0);
+        let printed = std::sync::atomic::AtomicUsize::new(0);
         let print = |first: usize, block: &[usize]| {
-            printed.set(printed.get() + 1);
+            printed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let mut hasher = blake3::Hasher::new();
             hasher.update(&first.to_le_bytes());
             for v in block {
@@ -259,13 +285,13 @@ mod tests {
         let mut column = Column::default();
         (0..CHUNK + 100).for_each(|i| column.push(i));
         let whole = column.print(print);
-        assert_eq!(printed.get(), BLOCKS_PER_CHUNK + 2);
+        assert_eq!(printed.load(std::sync::atomic::Ordering::Relaxed), BLOCKS_PER_CHUNK + 2);
         assert_eq!(column.print(print), whole);
-        assert_eq!(printed.get(), BLOCKS_PER_CHUNK + 2, "nothing changed: nothing printed again");
+        assert_eq!(printed.load(std::sync::atomic::Ordering::Relaxed), BLOCKS_PER_CHUNK + 2, "nothing changed: nothing printed again");
         column[70] += 1;
         let changed = column.print(print);
         assert_ne!(changed, whole);
-        assert_eq!(printed.get(), BLOCKS_PER_CHUNK + 3, "one block printed again");
+        assert_eq!(printed.load(std::sync::atomic::Ordering::Relaxed), BLOCKS_PER_CHUNK + 3, "one block printed again");
         column[70] -= 1;
         assert_eq!(column.print(print), whole);
         column.push(0);
