@@ -4,3 +4,85 @@
 
 include!(concat!(env!("OUT_DIR"), "/databuild.v1.rs"));
 include!(concat!(env!("OUT_DIR"), "/databuild.v1.serde.rs"));
+
+/// Proto3 JSON numbers: a JSON number or a string holding one, as pbjson reads them, in one pass
+/// (build.rs points the generated code here).
+pub mod json_number {
+    use std::fmt;
+    use std::marker::PhantomData;
+    use std::str::FromStr;
+
+    use serde::de::{self, IntoDeserializer, Visitor};
+
+    pub struct NumberDeserialize<T>(pub T);
+
+    impl<'de, T> de::Deserialize<'de> for NumberDeserialize<T>
+    where
+        T: FromStr + de::Deserialize<'de>,
+        <T as FromStr>::Err: std::fmt::Display,
+    {
+        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(NumberVisitor(PhantomData)).map(NumberDeserialize)
+        }
+    }
+
+    struct NumberVisitor<T>(PhantomData<T>);
+
+    impl<'de, T> Visitor<'de> for NumberVisitor<T>
+    where
+        T: FromStr + de::Deserialize<'de>,
+        <T as FromStr>::Err: std::fmt::Display,
+    {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number, or a string holding one")
+        }
+
+        // Numbers go to `T`'s own deserializer, so range and sign errors are its usual ones.
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+            T::deserialize(v.into_deserializer())
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+            T::deserialize(v.into_deserializer())
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
+            T::deserialize(v.into_deserializer())
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::NumberDeserialize;
+
+        fn read<T>(json: &str) -> Result<T, String>
+        where
+            T: std::str::FromStr + for<'de> serde::Deserialize<'de>,
+            <T as std::str::FromStr>::Err: std::fmt::Display,
+        {
+            serde_json::from_str::<NumberDeserialize<T>>(json).map(|n| n.0).map_err(|e| e.to_string())
+        }
+
+        #[test]
+        fn reads_numbers_and_strings_holding_them_and_names_what_is_wrong() {
+            assert_eq!(read::<u64>("17"), Ok(17));
+            assert_eq!(read::<u64>("\"17\""), Ok(17));
+            assert_eq!(read::<i64>("-3"), Ok(-3));
+            assert_eq!(read::<i64>("\"-3\""), Ok(-3));
+            assert_eq!(read::<u64>("18446744073709551615"), Ok(u64::MAX));
+            assert_eq!(read::<f64>("1.5"), Ok(1.5));
+            assert_eq!(read::<f64>("2"), Ok(2.0));
+            assert!(read::<u64>("-1").unwrap_err().contains("expected u64"), "{:?}", read::<u64>("-1"));
+            assert!(read::<u64>("1.5").is_err());
+            assert!(read::<u64>("\"x\"").unwrap_err().contains("invalid digit"));
+            assert!(read::<u64>("true").unwrap_err().contains("expected a number, or a string holding one"));
+            assert!(read::<u64>("null").is_err());
+        }
+    }
+}

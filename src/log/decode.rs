@@ -280,8 +280,9 @@ fn read_varint(bytes: &[u8]) -> Result<Option<(u64, usize)>, DecodeErrorKind> {
 fn parse_json_event(line: &[u8]) -> Result<DataBuildEvent, DecodeErrorKind> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
-    std::str::from_utf8(line).map_err(|_| DecodeErrorKind::NotUtf8)?;
-    serde_json::from_slice(line)
+    // Checked once here, so serde_json reads it as text and does not check each string again.
+    let line = std::str::from_utf8(line).map_err(|_| DecodeErrorKind::NotUtf8)?;
+    serde_json::from_str(line)
         .map_err(|e| DecodeErrorKind::Json { column: e.column(), message: strip_serde_position(&e.to_string()) })
 }
 
@@ -294,7 +295,7 @@ fn strip_serde_position(message: &str) -> String {
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    haystack.iter().position(|&b| b == needle)
+    memchr::memchr(needle, haystack)
 }
 
 #[cfg(test)]
