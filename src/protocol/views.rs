@@ -2,10 +2,15 @@
 //! `BuildState` snapshot from [`crate::views`], registered here once for both transports; and
 //! `databuild/upstream|downstream`, the editor's neighbour lists, which also search the open
 //! documents of the stdio session that asks (its [`Editor`] rides in the registry's extensions).
+//!
+//! Every method here runs on the blocking pool, not on the async workers: a large view takes
+//! milliseconds to build and encode, and the workers must stay free to answer a hover and to send
+//! `changed` notices meanwhile. Results are encoded straight to JSON text, never to a `Value` tree.
 
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use std::sync::Arc;
@@ -35,7 +40,7 @@ pub(super) fn register(module: &mut Registry) {
     neighbours(module, "databuild/upstream", Direction::Upstream);
     neighbours(module, "databuild/downstream", Direction::Downstream);
     module
-        .register_method("databuild/render", |params, live, _| {
+        .register_blocking_method("databuild/render", |params, live, _| {
             let params: RenderParams = parse_params(&params)?;
             let text = answer(&live.read(), &params.query, params.format, params.color).map_err(|e| match e {
                 QueryError::View(e) => view_error(e),
@@ -93,8 +98,8 @@ fn neighbours(module: &mut Registry, name: &'static str, direction: Direction) {
         .expect("method names are unique");
 }
 
-fn encode<T: Serialize>(result: T) -> Result<Value, ErrorObjectOwned> {
-    serde_json::to_value(result).map_err(|e| {
+fn encode<T: Serialize>(result: T) -> Result<Box<RawValue>, ErrorObjectOwned> {
+    serde_json::value::to_raw_value(&result).map_err(|e| {
         ErrorObjectOwned::owned(super::codes::INTERNAL_ERROR, format!("cannot encode the result: {e}"), None::<Value>)
     })
 }
@@ -116,7 +121,7 @@ where
     T: Serialize + 'static,
 {
     module
-        .register_method(name, move |params, live, _| {
+        .register_blocking_method(name, move |params, live, _| {
             let params: P = parse_params(&params)?;
             let result = f(&live.read(), &params).map_err(view_error)?;
             // The read lock is released by now: encoding happens outside it.
