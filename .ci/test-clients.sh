@@ -14,6 +14,9 @@ REPO=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
 CODE_SERVER_DIR="${DBL_CODE_SERVER_DIR:-$HOME/.cache/dbl-clients/code-server-4.100.3}"
 export npm_config_update_notifier=false
+# The daemons these tests start keep their snapshots here, not in the user's ~/.cache/dbl.
+TEST_CACHE=$(mktemp -d)
+trap 'rm -rf "$TEST_CACHE"' EXIT
 
 step() { echo "test-clients: $*" >&2; }
 timed() {
@@ -41,7 +44,7 @@ code_server_e2e() {
   local bin="$CODE_SERVER_DIR/node_modules/.bin/code-server"
   [ -x "$bin" ] || { step "code-server is not installed in $CODE_SERVER_DIR: run .ci/install-clients.sh"; return 1; }
   [ -x /usr/bin/chromium ] || { step "/usr/bin/chromium is missing: run .ci/install-clients.sh"; return 1; }
-  (cd tests/clients &&
+  (cd tests/clients && export XDG_CACHE_HOME="$TEST_CACHE" &&
     DBL="$CARGO_TARGET_DIR/debug/dbl" VSIX="$REPO/editors/vscode/databuild-lineage.vsix" CODE_SERVER="$bin" \
       DBL_FIXTURE="$REPO/tests/clients/fixtures/demo.jsonl" ARTIFACTS="$REPO/editors/vscode/test-artifacts" \
       timeout 300 node code-server-e2e.mjs)
@@ -53,7 +56,7 @@ web_bundle() {
 
 web_pages() {
   [ -x /usr/bin/chromium ] || { step "/usr/bin/chromium is missing: run .ci/install-clients.sh"; return 1; }
-  (cd tests/web && CI=true DBL="$CARGO_TARGET_DIR/debug/dbl" timeout 900 npm test --silent)
+  (cd tests/web && export XDG_CACHE_HOME="$TEST_CACHE" && CI=true DBL="$CARGO_TARGET_DIR/debug/dbl" timeout 900 npm test --silent)
 }
 
 total=$SECONDS

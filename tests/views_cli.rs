@@ -64,3 +64,29 @@ fn formats_and_targets() {
     assert!(page.contains("next page: --cursor jobRuns:2"), "{page}");
     assert!(run(&["job-runs", "--cursor", "jobRuns:2"]).contains("JR-789"));
 }
+
+#[test]
+fn a_reader_that_closes_stdout_early_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = demo_log(dir.path());
+    let commands: [&[&str]; 4] = [
+        &["status", "--no-daemon", "--log", &log],
+        &["status", "--no-daemon", "--format", "json", "--log", &log],
+        &["wants", "--no-daemon", "--log", &log],
+        &["serve", "--list-methods"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dbl"))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run dbl");
+        // The reader goes before anything is written, as `| head -c0` would.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+    }
+}

@@ -115,16 +115,16 @@ fn status(json: bool) -> anyhow::Result<()> {
         }
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&listed)?);
-        return Ok(());
+        return super::print_out(&format!("{}\n", serde_json::to_string_pretty(&listed)?));
     }
+    let mut text = String::new();
     if listed.is_empty() {
-        println!("no daemon running");
+        text.push_str("no daemon running\n");
     }
     for info in listed {
         let sessions: Vec<String> = info.sessions.iter().map(|s| s.id.to_string()).collect();
-        println!(
-            "pid {}  dbl {}  {}  {} session{} [{}]  socket {}",
+        text += &format!(
+            "pid {}  dbl {}  {}  {} session{} [{}]  socket {}\n",
             info.pid,
             info.version,
             info.log,
@@ -134,7 +134,7 @@ fn status(json: bool) -> anyhow::Result<()> {
             info.socket
         );
     }
-    Ok(())
+    super::print_out(&text)
 }
 
 /// How long `dbl daemon stop` waits for the daemon to exit.

@@ -48,6 +48,17 @@ pub struct Loaded {
     pub error: Option<DecodeError>,
 }
 
+/// Writes a command's output to stdout. A reader that closed it (`dbl wants … | head`) has all it
+/// wanted: that ends the output, not in an error.
+pub fn print_out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.context("cannot write to stdout"),
+    }
+}
+
 /// Loads what `--log` names (a file, a SQLite or a PostgreSQL database) into a fresh [`BuildState`].
 pub fn load_source(log: &str) -> anyhow::Result<(BuildState, Loaded)> {
     let spec = SourceSpec::parse(log)?;

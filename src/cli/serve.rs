@@ -67,9 +67,8 @@ pub struct ServeArgs {
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     if args.list_methods {
-        for name in protocol::lsp::all_method_names() {
-            println!("{name}");
-        }
+        let names: String = protocol::lsp::all_method_names().into_iter().map(|name| format!("{name}\n")).collect();
+        super::print_out(&names)?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.poll_ms == 0 {

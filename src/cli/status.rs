@@ -81,11 +81,10 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
 
 fn print(args: &StatusArgs, report: &Value) -> anyhow::Result<()> {
     if args.format == "json" {
-        println!("{}", serde_json::to_string_pretty(report)?);
+        super::print_out(&format!("{}\n", serde_json::to_string_pretty(report)?))
     } else {
-        print!("{}", status_text(report));
+        super::print_out(&status_text(report))
     }
-    Ok(())
 }
 
 /// `dbl status`'s text for a `databuild/status` result: the same for a daemon's answer and a cold load's.

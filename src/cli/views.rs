@@ -185,8 +185,7 @@ fn show(view: &ViewOptions, query: &Query) -> anyhow::Result<()> {
         Some(answer) => answer["text"].as_str().unwrap_or_default().to_string(),
         None => answer(&load(&view.log)?, query, view.format, color)?,
     };
-    print!("{text}");
-    Ok(())
+    super::print_out(&text)
 }
 
 /// `dbl demo`: writes the embedded example as a BEL and shows the three views of it.
@@ -201,8 +200,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     };
     write_demo_log(&path)?;
     let state = load(&path)?;
-    print!("{}", demo_text(&state, &path.display().to_string(), use_color())?);
-    Ok(())
+    super::print_out(&demo_text(&state, &path.display().to_string(), use_color())?)
 }
 
 /// Writes `demo_events()` to `path` (replacing it) as a binary BEL.

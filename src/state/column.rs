@@ -83,10 +83,6 @@ impl<T> Column<T> {
         self.len += 1;
     }
 
-    pub fn last(&self) -> Option<&T> {
-        self.chunks.last().and_then(|chunk| chunk.last())
-    }
-
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &T> + '_ {
         self.chunks.iter().flatten()
     }
@@ -241,7 +237,7 @@ mod tests {
         column[CHUNK] = 7;
         assert_eq!(column[CHUNK], 7);
         assert_eq!(column.iter().count(), CHUNK * 2 + 3);
-        assert_eq!(column.last(), Some(&(CHUNK * 2 + 2)));
+        assert_eq!(column.iter().next_back(), Some(&(CHUNK * 2 + 2)));
     }
 
     fn print_block(first: usize, block: &[usize]) -> Print {
