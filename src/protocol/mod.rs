@@ -7,6 +7,7 @@
 //! the dispatch, which tests drive without pipes.
 
 pub mod codec;
+pub mod intercept;
 pub mod limits;
 pub mod lsp;
 pub mod notices;

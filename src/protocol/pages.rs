@@ -1,17 +1,14 @@
-//! The listener's plain HTTP GETs: a tower layer, behind [`super::ws::GuardLayer`], that hands every GET
+//! The listener's plain HTTP GETs: a tower layer, behind [`super::ws::Guard`], that hands every GET
 //! or HEAD that is not a WebSocket upgrade to a [`PageService`] (the web pages, `crate::web`, a higher
 //! layer that this one does not name) and passes everything else — WebSocket upgrades, JSON-RPC POSTs —
 //! on to jsonrpsee. Pages are rendered on a blocking thread: a large page must not hold up a runtime
 //! worker that serves WebSocket connections.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
-
-use futures::future::{BoxFuture, Either};
 use futures::FutureExt;
 use http::header::UPGRADE;
 use http::{Method, StatusCode};
-use jsonrpsee::core::BoxError;
+use super::intercept::{Answer, Intercept};
 pub use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 
 /// Answers the GET and HEAD requests of a listener that are not WebSocket upgrades.
@@ -25,56 +22,23 @@ pub fn is_page_request<B>(request: &HttpRequest<B>) -> bool {
     matches!(*request.method(), Method::GET | Method::HEAD) && !request.headers().contains_key(UPGRADE)
 }
 
-/// The tower layer; without a service every request goes on to jsonrpsee.
+/// The listener's layer for pages; without a service every request goes on to jsonrpsee.
 #[derive(Clone, Default)]
-pub struct PagesLayer(Option<Arc<dyn PageService>>);
+pub struct PageRequests(pub Option<Arc<dyn PageService>>);
 
-impl PagesLayer {
-    pub fn new(pages: Option<Arc<dyn PageService>>) -> PagesLayer {
-        PagesLayer(pages)
-    }
-}
-
-impl<S> tower::Layer<S> for PagesLayer {
-    type Service = Pages<S>;
-
-    fn layer(&self, inner: S) -> Pages<S> {
-        Pages { inner, pages: self.0.clone() }
-    }
-}
-
-/// See [`PagesLayer`].
-#[derive(Clone)]
-pub struct Pages<S> {
-    inner: S,
-    pages: Option<Arc<dyn PageService>>,
-}
-
-impl<S, B> tower::Service<HttpRequest<B>> for Pages<S>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse, Error = BoxError>,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = Either<S::Future, BoxFuture<'static, Result<HttpResponse, BoxError>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
-        match &self.pages {
+impl Intercept for PageRequests {
+    fn intercept<B: Send + 'static>(&self, request: HttpRequest<B>) -> Result<Answer, HttpRequest<B>> {
+        match &self.0 {
             Some(pages) if is_page_request(&request) => {
-                let pages = Arc::clone(pages);
                 let (head, _body) = request.into_parts();
-                Either::Right(answer(pages, head).boxed())
+                Ok(answer(Arc::clone(pages), head).boxed())
             }
-            _ => Either::Left(self.inner.call(request)),
+            _ => Err(request),
         }
     }
 }
 
-async fn answer(pages: Arc<dyn PageService>, head: http::request::Parts) -> Result<HttpResponse, BoxError> {
+async fn answer(pages: Arc<dyn PageService>, head: http::request::Parts) -> HttpResponse {
     let head_only = head.method == Method::HEAD;
     let response = tokio::task::spawn_blocking(move || pages.answer(&head)).await.unwrap_or_else(|e| {
         tracing::error!("a page panicked: {e}");
@@ -83,10 +47,10 @@ async fn answer(pages: Arc<dyn PageService>, head: http::request::Parts) -> Resu
         response
     });
     if !head_only {
-        return Ok(response);
+        return response;
     }
     let (parts, _) = response.into_parts();
-    Ok(HttpResponse::from_parts(parts, HttpBody::empty()))
+    HttpResponse::from_parts(parts, HttpBody::empty())
 }
 
 #[cfg(test)]

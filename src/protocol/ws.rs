@@ -6,25 +6,25 @@
 //! - with a token (`--token-file`), `Authorization: Bearer TOKEN` must carry it (compared in constant time).
 //!
 //! Loopback only unless the caller explicitly allows other addresses, and then only with a token.
-//! [`check_request`] is the whole policy, a pure function of the request head; [`GuardLayer`] only applies it.
+//! [`check_request`] is the whole policy, a pure function of the request head; [`Guard`] only applies it.
 
 use std::fmt;
 use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use futures::future::{self, Either, Ready};
+use futures::future;
+use futures::FutureExt;
 use http::header::{AUTHORIZATION, HOST, ORIGIN};
 use http::{HeaderMap, HeaderValue, StatusCode};
-use jsonrpsee::core::BoxError;
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, Methods, Server, ServerConfig, ServerHandle};
 use subtle::ConstantTimeEq;
 
 use super::limits::Limits;
-use super::pages::{PageService, PagesLayer};
-use super::ws_lsp::{LspEndpoint, LspLayer};
+use super::intercept::{Answer, Intercept, InterceptLayer};
+use super::pages::{PageRequests, PageService};
+use super::ws_lsp::{LspEndpoint, LspUpgrades};
 
 /// A running WebSocket server.
 pub struct WsServer {
@@ -158,9 +158,9 @@ pub async fn serve(
         .set_config(config)
         .set_http_middleware(
             tower::ServiceBuilder::new()
-                .layer(GuardLayer::new(guard))
-                .layer(LspLayer::new(lsp.clone()))
-                .layer(PagesLayer::new(pages)),
+                .layer(InterceptLayer(Guard::new(guard)))
+                .layer(InterceptLayer(LspUpgrades(lsp.clone())))
+                .layer(InterceptLayer(PageRequests(pages))),
         )
         .build_from_tcp(listener)
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
@@ -401,49 +401,24 @@ fn shown(text: &str) -> String {
     out
 }
 
-/// The tower layer that puts [`check_request`] in front of jsonrpsee's HTTP and WebSocket service.
+/// Puts [`check_request`] in front of jsonrpsee's HTTP and WebSocket service: a refused request
+/// is answered here with its status and reason.
 #[derive(Clone, Debug)]
-pub struct GuardLayer(Arc<RequestPolicy>);
+pub struct Guard(Arc<RequestPolicy>);
 
-impl GuardLayer {
-    pub fn new(policy: RequestPolicy) -> GuardLayer {
-        GuardLayer(Arc::new(policy))
+impl Guard {
+    pub fn new(policy: RequestPolicy) -> Guard {
+        Guard(Arc::new(policy))
     }
 }
 
-impl<S> tower::Layer<S> for GuardLayer {
-    type Service = Guard<S>;
-
-    fn layer(&self, inner: S) -> Guard<S> {
-        Guard { inner, policy: self.0.clone() }
-    }
-}
-
-/// See [`GuardLayer`].
-#[derive(Clone, Debug)]
-pub struct Guard<S> {
-    inner: S,
-    policy: Arc<RequestPolicy>,
-}
-
-impl<S, B> tower::Service<HttpRequest<B>> for Guard<S>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse, Error = BoxError>,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = Either<S::Future, Ready<Result<HttpResponse, BoxError>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
-        match check_request(request.headers(), request.uri().authority().map(|a| a.as_str()), &self.policy) {
-            Ok(()) => Either::Left(self.inner.call(request)),
+impl Intercept for Guard {
+    fn intercept<B: Send + 'static>(&self, request: HttpRequest<B>) -> Result<Answer, HttpRequest<B>> {
+        match check_request(request.headers(), request.uri().authority().map(|a| a.as_str()), &self.0) {
+            Ok(()) => Err(request),
             Err(refusal) => {
                 tracing::info!("{} {}: {refusal}", refusal.status().as_u16(), request.uri().path());
-                Either::Right(future::ready(Ok(refusal.response())))
+                Ok(future::ready(refusal.response()).boxed())
             }
         }
     }

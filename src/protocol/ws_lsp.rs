@@ -3,17 +3,17 @@
 //! message (no `Content-Length` framing). This is what `dbl serve --stdio --remote ws://HOST:PORT`
 //! forwards an editor to: a team daemon on another machine.
 //!
-//! A tower layer in the listener's stack, behind [`super::ws::GuardLayer`]: the Host, Origin and token
+//! A tower layer in the listener's stack, behind [`super::ws::Guard`]: the Host, Origin and token
 //! checks apply before an upgrade is looked at. Every other request goes on to the pages and jsonrpsee.
 
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use futures::future::{self, Either, Ready};
+use futures::future;
+use futures::FutureExt;
 use futures::io::{BufReader, BufWriter};
 use hyper_util::rt::TokioIo;
-use jsonrpsee::core::BoxError;
+use super::intercept::{Answer, Intercept};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -148,48 +148,15 @@ pub fn is_lsp_upgrade<B>(request: &HttpRequest<B>) -> bool {
     request.uri().path() == LSP_PATH && request.headers().contains_key(http::header::UPGRADE)
 }
 
-/// The tower layer; without an endpoint every request goes on.
+/// The listener's layer for `/lsp`: without an endpoint every request goes on.
 #[derive(Clone, Default)]
-pub struct LspLayer(Option<LspEndpoint>);
+pub struct LspUpgrades(pub Option<LspEndpoint>);
 
-impl LspLayer {
-    pub fn new(endpoint: Option<LspEndpoint>) -> LspLayer {
-        LspLayer(endpoint)
-    }
-}
-
-impl<S> tower::Layer<S> for LspLayer {
-    type Service = LspService<S>;
-
-    fn layer(&self, inner: S) -> LspService<S> {
-        LspService { inner, endpoint: self.0.clone() }
-    }
-}
-
-/// See [`LspLayer`].
-#[derive(Clone)]
-pub struct LspService<S> {
-    inner: S,
-    endpoint: Option<LspEndpoint>,
-}
-
-impl<S, B> tower::Service<HttpRequest<B>> for LspService<S>
-where
-    S: tower::Service<HttpRequest<B>, Response = HttpResponse, Error = BoxError>,
-    B: Send + 'static,
-{
-    type Response = HttpResponse;
-    type Error = BoxError;
-    type Future = Either<S::Future, Ready<Result<HttpResponse, BoxError>>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
-        match &self.endpoint {
-            Some(endpoint) if is_lsp_upgrade(&request) => Either::Right(future::ok(endpoint.upgrade(request))),
-            _ => Either::Left(self.inner.call(request)),
+impl Intercept for LspUpgrades {
+    fn intercept<B: Send + 'static>(&self, request: HttpRequest<B>) -> Result<Answer, HttpRequest<B>> {
+        match &self.0 {
+            Some(endpoint) if is_lsp_upgrade(&request) => Ok(future::ready(endpoint.upgrade(request)).boxed()),
+            _ => Err(request),
         }
     }
 }
