@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use lsp_types::{Position, TextDocumentIdentifier, TextDocumentPositionParams};
 use serde::Deserialize;
@@ -42,6 +42,7 @@ pub(super) fn register(module: &mut Registry) {
     module
         .register_blocking_method("databuild/render", |params, live, _| {
             let params: RenderParams = parse_params(&params)?;
+            let _turn = VIEWS.enter();
             let text = answer(&live.read(), &params.query, params.format, params.color).map_err(|e| match e {
                 QueryError::View(e) => view_error(e),
                 QueryError::Format(message) => bad_params(message, Some("format")),
@@ -115,6 +116,42 @@ pub fn view_error(error: ViewError) -> ErrorObjectOwned {
     }
 }
 
+/// Views built at once: one fewer than the cores (at least one). However many tools ask for views,
+/// a core stays free for what an editor waits on — hovers, lenses, change notices — and for ingest;
+/// the other requests wait their turn, blocked, not competing for the cores.
+static VIEWS: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Turns { max: cores.saturating_sub(1).max(1), running: Mutex::new(0), freed: Condvar::new() }
+});
+
+/// A counting gate (a semaphore for blocking threads).
+struct Turns {
+    max: usize,
+    running: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Turns {
+    fn enter(&self) -> Turn<'_> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= self.max {
+            running = self.freed.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        Turn(self)
+    }
+}
+
+/// One view's turn; the next waiting view goes when it is dropped.
+struct Turn<'a>(&'a Turns);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        *self.0.running.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
 fn view<P, T>(module: &mut Registry, name: &'static str, f: fn(&BuildState, &P) -> Result<T, ViewError>)
 where
     P: DeserializeOwned + Send + 'static,
@@ -123,9 +160,33 @@ where
     module
         .register_blocking_method(name, move |params, live, _| {
             let params: P = parse_params(&params)?;
+            let _turn = VIEWS.enter();
             let result = f(&live.read(), &params).map_err(view_error)?;
             // The read lock is released by now: encoding happens outside it.
             encode(result)
         })
         .expect("method names are unique");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_past_the_limit_wait_for_a_turn() {
+        let turns = Turns { max: 1, running: Mutex::new(0), freed: Condvar::new() };
+        let first = turns.enter();
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _second = turns.enter();
+                entered_tx.send(()).unwrap();
+            });
+            let waited = entered.recv_timeout(std::time::Duration::from_millis(100));
+            assert!(waited.is_err(), "the second view entered while the first held the only turn");
+            drop(first);
+            entered.recv_timeout(std::time::Duration::from_secs(10)).expect("the second view's turn came");
+        });
+        assert_eq!(*turns.running.lock().unwrap(), 0);
+    }
 }
