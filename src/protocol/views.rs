@@ -6,6 +6,7 @@
 //! Every method here runs on the blocking pool, not on the async workers: a large view takes
 //! milliseconds to build and encode, and the workers must stay free to answer a hover and to send
 //! `changed` notices meanwhile. Results are encoded straight to JSON text, never to a `Value` tree.
+//! The query methods also take turns ([`VIEWS`]), so they never take every core.
 
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::de::DeserializeOwned;
@@ -13,7 +14,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use lsp_types::{Position, TextDocumentIdentifier, TextDocumentPositionParams};
 use serde::Deserialize;
@@ -40,14 +43,16 @@ pub(super) fn register(module: &mut Registry) {
     neighbours(module, "databuild/upstream", Direction::Upstream);
     neighbours(module, "databuild/downstream", Direction::Downstream);
     module
-        .register_blocking_method("databuild/render", |params, live, _| {
+        .register_async_method("databuild/render", |params, live, _| async move {
             let params: RenderParams = parse_params(&params)?;
-            let _turn = VIEWS.enter();
-            let text = answer(&live.read(), &params.query, params.format, params.color).map_err(|e| match e {
-                QueryError::View(e) => view_error(e),
-                QueryError::Format(message) => bad_params(message, Some("format")),
-            })?;
-            Ok::<_, ErrorObjectOwned>(serde_json::json!({ "text": text }))
+            in_turn(move || {
+                let text = answer(&live.read(), &params.query, params.format, params.color).map_err(|e| match e {
+                    QueryError::View(e) => view_error(e),
+                    QueryError::Format(message) => bad_params(message, Some("format")),
+                })?;
+                encode(serde_json::json!({ "text": text }))
+            })
+            .await
         })
         .expect("method names are unique");
 }
@@ -117,39 +122,26 @@ pub fn view_error(error: ViewError) -> ErrorObjectOwned {
 }
 
 /// Views built at once: one fewer than the cores (at least one). However many tools ask for views,
-/// a core stays free for what an editor waits on — hovers, lenses, change notices — and for ingest;
-/// the other requests wait their turn, blocked, not competing for the cores.
-static VIEWS: std::sync::LazyLock<Turns> = std::sync::LazyLock::new(|| {
+/// a core stays free for what an editor waits on — hovers, lenses, change notices — and for ingest.
+/// A view waits for its turn here, before it takes a blocking thread, so waiting views hold none.
+static VIEWS: std::sync::LazyLock<Semaphore> = std::sync::LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Turns { max: cores.saturating_sub(1).max(1), running: Mutex::new(0), freed: Condvar::new() }
+    Semaphore::new(cores.saturating_sub(1).max(1))
 });
 
-/// A counting gate (a semaphore for blocking threads).
-struct Turns {
-    max: usize,
-    running: Mutex<usize>,
-    freed: Condvar,
-}
-
-impl Turns {
-    fn enter(&self) -> Turn<'_> {
-        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        while *running >= self.max {
-            running = self.freed.wait(running).unwrap_or_else(|e| e.into_inner());
-        }
-        *running += 1;
-        Turn(self)
-    }
-}
-
-/// One view's turn; the next waiting view goes when it is dropped.
-struct Turn<'a>(&'a Turns);
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        *self.0.running.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
-        self.0.freed.notify_one();
-    }
+/// Runs `build` on the blocking pool in its turn (see [`VIEWS`]).
+async fn in_turn(
+    build: impl FnOnce() -> Result<Box<RawValue>, ErrorObjectOwned> + Send + 'static,
+) -> Result<Box<RawValue>, ErrorObjectOwned> {
+    let _turn = VIEWS.acquire().await.expect("the semaphore is never closed");
+    tokio::task::spawn_blocking(build).await.unwrap_or_else(|e| {
+        tracing::error!("a view panicked: {e}");
+        Err(ErrorObjectOwned::owned(
+            super::codes::INTERNAL_ERROR,
+            "the view failed (see the daemon's log)",
+            None::<Value>,
+        ))
+    })
 }
 
 fn view<P, T>(module: &mut Registry, name: &'static str, f: fn(&BuildState, &P) -> Result<T, ViewError>)
@@ -158,35 +150,14 @@ where
     T: Serialize + 'static,
 {
     module
-        .register_blocking_method(name, move |params, live, _| {
+        .register_async_method(name, move |params, live, _| async move {
             let params: P = parse_params(&params)?;
-            let _turn = VIEWS.enter();
-            let result = f(&live.read(), &params).map_err(view_error)?;
-            // The read lock is released by now: encoding happens outside it.
-            encode(result)
+            in_turn(move || {
+                let result = f(&live.read(), &params).map_err(view_error)?;
+                // The read lock is released by now: encoding happens outside it.
+                encode(result)
+            })
+            .await
         })
         .expect("method names are unique");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn views_past_the_limit_wait_for_a_turn() {
-        let turns = Turns { max: 1, running: Mutex::new(0), freed: Condvar::new() };
-        let first = turns.enter();
-        let (entered_tx, entered) = std::sync::mpsc::channel();
-        std::thread::scope(|scope| {
-            scope.spawn(|| {
-                let _second = turns.enter();
-                entered_tx.send(()).unwrap();
-            });
-            let waited = entered.recv_timeout(std::time::Duration::from_millis(100));
-            assert!(waited.is_err(), "the second view entered while the first held the only turn");
-            drop(first);
-            entered.recv_timeout(std::time::Duration::from_secs(10)).expect("the second view's turn came");
-        });
-        assert_eq!(*turns.running.lock().unwrap(), 0);
-    }
 }
