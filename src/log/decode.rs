@@ -1,6 +1,7 @@
 //! Incremental decoding: bytes arrive in arbitrary chunks (a tailer reads whatever the writer has
 //! flushed), so a record split across chunks must decode exactly as if it came whole.
 
+use memchr::memchr;
 use prost::Message;
 
 use super::{LogFormat, LogRecord};
@@ -292,10 +293,6 @@ fn strip_serde_position(message: &str) -> String {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),
     }
-}
-
-fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
-    memchr::memchr(needle, haystack)
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 //! worker that serves WebSocket connections.
 
 use std::sync::Arc;
+
 use futures::FutureExt;
 use http::header::UPGRADE;
 use http::{Method, StatusCode};
-use super::intercept::{Answer, Intercept};
 pub use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+
+use super::intercept::{Answer, Intercept};
 
 /// Answers the GET and HEAD requests of a listener that are not WebSocket upgrades.
 pub trait PageService: Send + Sync + 'static {

@@ -21,8 +21,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse, Methods, Server, ServerConfig, ServerHandle};
 use subtle::ConstantTimeEq;
 
-use super::limits::Limits;
 use super::intercept::{Answer, Intercept, InterceptLayer};
+use super::limits::Limits;
 use super::pages::{PageRequests, PageService};
 use super::ws_lsp::{LspEndpoint, LspUpgrades};
 

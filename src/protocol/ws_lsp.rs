@@ -13,12 +13,12 @@ use futures::future;
 use futures::FutureExt;
 use futures::io::{BufReader, BufWriter};
 use hyper_util::rt::TokioIo;
-use super::intercept::{Answer, Intercept};
 use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::codec::{Frame, FrameError};
+use super::intercept::{Answer, Intercept};
 use super::stdio::{self, StdioOptions};
 use super::Registry;
 use crate::live::Live;

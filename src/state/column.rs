@@ -222,6 +222,8 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Column<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
     use super::*;
 
     #[test]
@@ -268,26 +270,21 @@ mod tests {
 
     #[test]
     fn prints_follow_every_change_and_reprint_only_changed_blocks() {
-        let printed = std::sync::atomic::AtomicUsize::new(0);
+        let printed = AtomicUsize::new(0);
         let print = |first: usize, block: &[usize]| {
-            printed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut hasher = blake3::Hasher::new();
-            hasher.update(&first.to_le_bytes());
-            for v in block {
-                hasher.update(&v.to_le_bytes());
-            }
-            *hasher.finalize().as_bytes()
+            printed.fetch_add(1, Relaxed);
+            print_block(first, block)
         };
         let mut column = Column::default();
         (0..CHUNK + 100).for_each(|i| column.push(i));
         let whole = column.print(print);
-        assert_eq!(printed.load(std::sync::atomic::Ordering::Relaxed), BLOCKS_PER_CHUNK + 2);
+        assert_eq!(printed.load(Relaxed), BLOCKS_PER_CHUNK + 2);
         assert_eq!(column.print(print), whole);
-        assert_eq!(printed.load(std::sync::atomic::Ordering::Relaxed), BLOCKS_PER_CHUNK + 2, "nothing changed: nothing printed again");
+        assert_eq!(printed.load(Relaxed), BLOCKS_PER_CHUNK + 2, "nothing changed: nothing printed again");
         column[70] += 1;
         let changed = column.print(print);
         assert_ne!(changed, whole);
-        assert_eq!(printed.load(std::sync::atomic::Ordering::Relaxed), BLOCKS_PER_CHUNK + 3, "one block printed again");
+        assert_eq!(printed.load(Relaxed), BLOCKS_PER_CHUNK + 3, "one block printed again");
         column[70] -= 1;
         assert_eq!(column.print(print), whole);
         column.push(0);
