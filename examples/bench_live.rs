@@ -42,47 +42,46 @@ const DEADLINE: Duration = Duration::from_secs(120);
 const QUIET: u8 = 1;
 const BUSY: u8 = 2;
 
+/// The daemon under load, as its users feel it (see the module docs).
+#[derive(clap::Parser)]
 struct Args {
+    /// The release `dbl` binary.
+    #[arg(long)]
     dbl: PathBuf,
+    /// A binary log written by `dbl simulate`, copied and grown by its continuation.
+    #[arg(long)]
     log: PathBuf,
+    /// The seed the log was simulated with.
+    #[arg(long, default_value_t = 1)]
     seed: u64,
+    #[arg(long = "quiet-seconds", default_value = "10", value_parser = seconds)]
     quiet: Duration,
+    #[arg(long = "busy-seconds", default_value = "30", value_parser = seconds)]
     busy: Duration,
+    /// WebSocket clients in the busy phase.
+    #[arg(long, default_value_t = 8)]
     clients: usize,
+    /// The busy phase's pace of appends.
+    #[arg(long = "append-ms", default_value = "20", value_parser = millis)]
     append: Duration,
+    /// The editor's pace of `databuild/status` polls.
+    #[arg(long = "status-ms", default_value = "2000", value_parser = millis)]
     status: Duration,
 }
 
+fn seconds(text: &str) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(text.parse().map_err(|e| format!("{e}"))?).map_err(|e| e.to_string())
+}
+
+fn millis(text: &str) -> Result<Duration, String> {
+    Ok(Duration::from_millis(text.parse().map_err(|e| format!("{e}"))?))
+}
+
 fn args() -> Args {
-    let mut a = Args {
-        dbl: PathBuf::new(),
-        log: PathBuf::new(),
-        seed: 1,
-        quiet: Duration::from_secs(10),
-        busy: Duration::from_secs(30),
-        clients: 8,
-        append: Duration::from_millis(20),
-        status: Duration::from_millis(2000),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--dbl" => a.dbl = value().into(),
-            "--log" => a.log = value().into(),
-            "--seed" => a.seed = value().parse().expect("--seed N"),
-            "--quiet-seconds" => a.quiet = Duration::from_secs_f64(value().parse().expect("seconds")),
-            "--busy-seconds" => a.busy = Duration::from_secs_f64(value().parse().expect("seconds")),
-            "--clients" => a.clients = value().parse().expect("--clients N"),
-            "--append-ms" => a.append = Duration::from_millis(value().parse().expect("ms")),
-            "--status-ms" => a.status = Duration::from_millis(value().parse().expect("ms")),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    assert!(a.dbl.is_file(), "--dbl PATH (the release binary) is needed");
-    assert!(a.log.is_file(), "--log PATH (a binary simulated log) is needed");
-    a
+    let args = <Args as clap::Parser>::parse();
+    assert!(args.dbl.is_file(), "--dbl {}: not a file (give the release binary)", args.dbl.display());
+    assert!(args.log.is_file(), "--log {}: not a file (give a binary simulated log)", args.log.display());
+    args
 }
 
 /// Samples of one measure, per phase.

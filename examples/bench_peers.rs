@@ -37,32 +37,23 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const DEPTHS: [u32; 3] = [1, 3, 10];
 
+/// dbl against its limit and its peers on one simulated log (see the module docs).
+#[derive(clap::Parser)]
 struct Args {
+    /// The log, binary.
+    #[arg(long)]
     bel: PathBuf,
+    /// The same log as JSON lines.
+    #[arg(long)]
     jsonl: PathBuf,
+    /// Events at the log's end applied one at a time, each followed by a lineage request.
+    #[arg(long, default_value_t = 2000)]
     requests: usize,
+    /// Where SQLite's database goes (default: in the temp directory).
+    #[arg(long = "sqlite-db")]
     sqlite_db: Option<PathBuf>,
+    #[arg(long = "skip-sqlite")]
     skip_sqlite: bool,
-}
-
-fn args() -> Args {
-    let mut args =
-        Args { bel: PathBuf::new(), jsonl: PathBuf::new(), requests: 2000, sqlite_db: None, skip_sqlite: false };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--bel" => args.bel = value().into(),
-            "--jsonl" => args.jsonl = value().into(),
-            "--requests" => args.requests = value().parse().expect("--requests N"),
-            "--sqlite-db" => args.sqlite_db = Some(value().into()),
-            "--skip-sqlite" => args.skip_sqlite = true,
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    assert!(!args.bel.as_os_str().is_empty() && !args.jsonl.as_os_str().is_empty(), "--bel and --jsonl are needed");
-    args
 }
 
 fn secs(d: Duration) -> f64 {
@@ -359,7 +350,7 @@ fn sqlite_peer(bel: &Path, db_path: &Path, focus: &str, budget: Duration) -> Val
 }
 
 fn main() {
-    let args = args();
+    let args = <Args as clap::Parser>::parse();
     let budget = Duration::from_millis(500);
     let file_bytes = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
 

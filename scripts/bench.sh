@@ -8,7 +8,8 @@
 # both (best of 3), examples/bench_peers.rs (decode only, apply + query, lineage, SQLite), `dbl lineage
 # --no-daemon` on both (median of 3: a full replay per request; the first answer from JSON lines),
 # scripts/bench_duckdb.py (DuckDB from PyPI, in a venv under ~/.cache/dbl-bench-venv; median of 3) and
-# examples/bench_live.rs (the daemon under load). scripts/bench_report.py turns the results into markdown:
+# examples/bench_live.rs (the daemon under load), then once examples/bench_lock.rs (a hover behind a view and
+# a write, on the state's lock against a plain RwLock). scripts/bench_report.py turns the results into markdown:
 # on stdout and in FILE (default target/bench-report.md). --large adds 100,000,000 events. A step that fails
 # is reported as such; the rest of the report is still written. --wait-quiet waits (at most SECONDS) for
 # the 1-minute load average to fall below 1.5 before measuring. The report gives the load average at the
@@ -154,6 +155,10 @@ for n in "${SIZES[@]}"; do
       --dbl "$DBL" --log "$bel" --quiet-seconds "$quiet" --busy-seconds "$LIVE_SECONDS" || true
   fi
 done
+if ! skipped live; then
+  step "the state's lock: a hover's wait behind a view and a write" sh -c '"$0" "$@" > "'"$RESULTS/lock.json"'"' \
+    "$EXAMPLES/bench_lock" --seconds 10 || true
+fi
 machine > "$RESULTS/machine-end.json"
 cpu_snapshot > "$RESULTS/cpu-end.txt"
 

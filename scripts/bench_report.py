@@ -325,6 +325,19 @@ def main():
             p(f"\n{events_name(n)}: the daemon loaded the log in {t(lv['daemon_load_s'])}; "
               f"{lv['events_applied_at_end'] - lv['events'] if lv['events_applied_at_end'] else '?'} events appended; "
               f"{lv['lagged_notices']} `lagged` notices; failures: {'; '.join(lv['failures']) or 'none'}.")
+    lock = read_json(os.path.join(res, "lock.json"))
+    if lock:
+        p("")
+        p(f"The state's lock (`examples/bench_lock.rs`): a hover reads every 1 ms while a view reads for "
+          f"{lock['view_ms']:g} ms at a time (1 ms apart) and a write of {lock['write_us']:g} µs comes every "
+          f"{lock['append_ms']:g} ms, {lock['seconds']:g} s each; `StateLock` against a plain `RwLock` in the same run.")
+        p("")
+        p("| wait | plain `RwLock` p50 / p99 / max | `StateLock` p50 / p99 / max | p99, plain ÷ `StateLock` |")
+        p("|---|---|---|---|")
+        for key, name in (("short_read_wait", "a hover's (short read)"), ("write_wait", "the ingest thread's (write)")):
+            a, b = lock["plain_rwlock"][key], lock["state_lock"][key]
+            cell = lambda x: f"{t(x['p50_us'] / 1e6)} / {t(x['p99_us'] / 1e6)} / {t(x['max_us'] / 1e6)}"
+            p(f"| {name} | {cell(a)} | {cell(b)} | {ratio(a['p99_us'], b['p99_us'])} |")
     p("")
 
     # -- targets --------------------------------------------------------------------------------------

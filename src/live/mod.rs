@@ -16,13 +16,14 @@
 //! What is published names entities (refs, UUIDs, ids), never indices into one state.
 
 pub mod changes;
+pub mod lock;
 pub mod snapshot;
 
 use std::path::Path;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -34,6 +35,8 @@ use crate::log::tail::{found_nothing, Poll, Read, Waiter, WakeReason};
 use crate::log::LogRecord;
 use crate::state::BuildState;
 pub use changes::{LineageChange, Published, SubscribeParams};
+pub use lock::LongRead;
+use lock::StateLock;
 
 /// Records applied per write-lock acquisition, at most.
 pub const APPLY_BATCH: usize = 4096;
@@ -120,7 +123,7 @@ pub struct LastError {
 
 /// The shared live state. Create one, [`Live::start`] it on a log, read it from any task.
 pub struct Live {
-    state: Arc<RwLock<BuildState>>,
+    state: Arc<StateLock>,
     status: watch::Sender<TailStatus>,
     published: broadcast::Sender<Arc<Published>>,
     ingest: Mutex<Option<Ingest>>,
@@ -144,7 +147,7 @@ impl Live {
     /// An empty state not following any log yet.
     pub fn new() -> Live {
         Live {
-            state: Arc::new(RwLock::new(BuildState::new())),
+            state: Arc::new(StateLock::default()),
             status: watch::channel(TailStatus::default()).0,
             published: broadcast::channel(BROADCAST_CAPACITY).0,
             ingest: Mutex::new(None),
@@ -218,10 +221,16 @@ impl Live {
         }
     }
 
-    /// A consistent snapshot of the state for as long as the guard lives. Keep it short: the ingest
-    /// thread waits for it.
+    /// A consistent snapshot of the state for as long as the guard lives, for a short read (a hover, a
+    /// status): the ingest thread waits for it, and other readers may wait behind the ingest thread.
     pub fn read(&self) -> RwLockReadGuard<'_, BuildState> {
-        self.state.read().unwrap_or_else(|e| e.into_inner())
+        self.state.read()
+    }
+
+    /// The same, for a read that may take a while (a view, a page): it waits while the ingest thread
+    /// has a batch to write, and short reads never wait for it (see `live::lock`).
+    pub fn read_long(&self) -> LongRead<'_> {
+        self.state.read_long()
     }
 
     /// The tail status as of the last applied batch.
@@ -355,7 +364,7 @@ struct Worker {
     /// The source as messages show it (no password).
     shown: String,
     options: LiveOptions,
-    state: Arc<RwLock<BuildState>>,
+    state: Arc<StateLock>,
     status: watch::Sender<TailStatus>,
     published: broadcast::Sender<Arc<Published>>,
     stop: Arc<AtomicBool>,
@@ -442,8 +451,8 @@ impl LoadProgress {
 }
 
 impl Worker {
-    fn write(&self) -> RwLockWriteGuard<'_, BuildState> {
-        self.state.write().unwrap_or_else(|e| e.into_inner())
+    fn write(&self) -> lock::Write<'_> {
+        self.state.write()
     }
 
     fn run(self, wake: mpsc::Receiver<WakeReason>) {
@@ -488,7 +497,7 @@ impl Worker {
             // The reader frees what it allocated: allocators are fastest that way.
             let _ = spent.send(polled.records);
             if let Some(saver) = &mut saver {
-                let events = self.state.read().unwrap_or_else(|e| e.into_inner()).events_applied();
+                let events = self.state.read().events_applied();
                 saver.after_poll(events, follower.loading());
                 if saver.due(false) {
                     self.save(saver);
@@ -535,7 +544,7 @@ impl Worker {
     fn save(&self, saver: &mut Saver) {
         let Some((checkpoint, events)) = saver.checkpoint.clone() else { return };
         let started = Instant::now();
-        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let state = self.state.read();
         match snapshot::save(&saver.plan, &state, &checkpoint) {
             Ok(bytes) => {
                 let secs = started.elapsed().as_secs_f64();
@@ -616,7 +625,7 @@ impl Worker {
         if !loading && !polled.records.is_empty() {
             // The digest is brought up to date here, under a read lock, so that a status request finds
             // it made; it re-hashes only the blocks this poll changed.
-            let _ = self.state.read().unwrap_or_else(|e| e.into_inner()).digest();
+            let _ = self.state.read().digest();
         }
         if let Some(error) = &read.new_error {
             tracing::error!(

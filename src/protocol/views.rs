@@ -46,7 +46,7 @@ pub(super) fn register(module: &mut Registry) {
         .register_async_method("databuild/render", |params, live, _| async move {
             let params: RenderParams = parse_params(&params)?;
             in_turn(move || {
-                let text = answer(&live.read(), &params.query, params.format, params.color).map_err(|e| match e {
+                let text = answer(&live.read_long(), &params.query, params.format, params.color).map_err(|e| match e {
                     QueryError::View(e) => view_error(e),
                     QueryError::Format(message) => bad_params(message, Some("format")),
                 })?;
@@ -153,7 +153,7 @@ where
         .register_async_method(name, move |params, live, _| async move {
             let params: P = parse_params(&params)?;
             in_turn(move || {
-                let result = f(&live.read(), &params).map_err(view_error)?;
+                let result = f(&live.read_long(), &params).map_err(view_error)?;
                 // The read lock is released by now: encoding happens outside it.
                 encode(result)
             })

@@ -61,26 +61,26 @@ impl WebPages {
         match route {
             Route::Home => html(pages::home::page(&self.live)),
             Route::Search { q } => {
-                let outcome = pages::search::search(&self.live.read(), &q);
+                let outcome = pages::search::search(&self.live.read_long(), &q);
                 match outcome {
                     pages::search::Outcome::Go(to) => Reply::Redirect(to),
                     pages::search::Outcome::Results(page) => html(*page),
                 }
             }
             Route::Want { id, expand_retries } => {
-                let page = pages::want::page(&self.live.read(), &id, expand_retries);
+                let page = pages::want::page(&self.live.read_long(), &id, expand_retries);
                 view_page(page)
             }
             Route::JobRun { id } => {
-                let page = pages::job_run::page(&self.live.read(), &id);
+                let page = pages::job_run::page(&self.live.read_long(), &id);
                 view_page(page)
             }
             Route::Partition { key } => {
-                let page = pages::partition::page(&self.live.read(), &key);
+                let page = pages::partition::page(&self.live.read_long(), &key);
                 view_page(page)
             }
             Route::Lineage { key, params } => {
-                let page = pages::lineage::page(&self.live.read(), &key, params);
+                let page = pages::lineage::page(&self.live.read_long(), &key, params);
                 view_page(page)
             }
             Route::Asset(asset) => Reply::Asset(asset),
