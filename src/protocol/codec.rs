@@ -3,7 +3,9 @@
 //!
 //! A bad frame does not end the stream: the decoder yields [`Frame::Invalid`] naming the problem and
 //! stays in sync where it can (an oversized body is skipped by its declared length; a bad header block
-//! is dropped up to its blank line). Only I/O errors end the stream.
+//! is dropped up to its blank line, and its body too when a `Content-Length` line says how long it is).
+//! What the decoder yields never depends on how the input was split into reads. Only I/O errors end
+//! the stream.
 
 use bytes::{Buf, BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -12,6 +14,9 @@ use tokio_util::codec::{Decoder, Encoder};
 pub const DEFAULT_MAX_FRAME_BYTES: usize = 64 << 20;
 /// Largest header block accepted before its blank line.
 const MAX_HEADER_BYTES: usize = 8 << 10;
+/// While an oversized header block is dropped, lines up to this long are still read for its
+/// `Content-Length` (so its body can be skipped too); longer ones cannot be that line.
+const MAX_DROPPED_LINE_BYTES: usize = 256;
 
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +42,58 @@ pub struct LspCodec {
     skipping: usize,
     /// Length of the body being waited for, once its header is parsed.
     body: Option<usize>,
+    /// An oversized header block being dropped up to its blank line.
+    dropping: Option<DroppedHeader>,
+}
+
+/// What is kept of an oversized header block while it is dropped: the current line (if short enough
+/// to be read) and the `Content-Length` seen so far.
+#[derive(Debug, Clone, Default)]
+struct DroppedHeader {
+    line: Vec<u8>,
+    line_too_long: bool,
+    /// The last byte seen was `\r`: a `\n` next ends the line.
+    after_cr: bool,
+    length: Option<usize>,
+}
+
+impl DroppedHeader {
+    /// Consumes header bytes up to and including the blank line. Returns how many bytes were used and,
+    /// once the blank line is seen, the body length the header declared (if it did).
+    fn feed(&mut self, bytes: &[u8]) -> (usize, Option<Option<usize>>) {
+        for (i, &b) in bytes.iter().enumerate() {
+            if self.after_cr && b == b'\n' {
+                self.after_cr = false;
+                if self.line.is_empty() && !self.line_too_long {
+                    return (i + 1, Some(self.length));
+                }
+                if !self.line_too_long {
+                    if let Ok(length) = parse_header(&self.line) {
+                        self.length = Some(length);
+                    }
+                }
+                self.line.clear();
+                self.line_too_long = false;
+                continue;
+            }
+            if self.after_cr {
+                self.push(b'\r');
+            }
+            self.after_cr = b == b'\r';
+            if !self.after_cr {
+                self.push(b);
+            }
+        }
+        (bytes.len(), None)
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.line.len() < MAX_DROPPED_LINE_BYTES {
+            self.line.push(b);
+        } else {
+            self.line_too_long = true;
+        }
+    }
 }
 
 impl Default for LspCodec {
@@ -47,7 +104,7 @@ impl Default for LspCodec {
 
 impl LspCodec {
     pub fn new(max_frame_bytes: usize) -> LspCodec {
-        LspCodec { max_frame_bytes, skipping: 0, body: None }
+        LspCodec { max_frame_bytes, skipping: 0, body: None, dropping: None }
     }
 }
 
@@ -120,11 +177,26 @@ impl Decoder for LspCodec {
             while src.starts_with(b"\r\n") {
                 src.advance(2);
             }
-            let Some(end) = find(src, b"\r\n\r\n") else {
-                if src.len() > MAX_HEADER_BYTES {
-                    src.clear();
+            if let Some(dropping) = &mut self.dropping {
+                let (used, ended) = dropping.feed(src);
+                src.advance(used);
+                match ended {
+                    None => return Ok(None),
+                    Some(length) => {
+                        self.dropping = None;
+                        self.skipping = length.unwrap_or(0);
+                        continue;
+                    }
+                }
+            }
+            // Only the first MAX_HEADER_BYTES (and the blank line) are searched, so a long header block
+            // is refused whether it arrived in one read or in many.
+            let window = &src[..src.len().min(MAX_HEADER_BYTES + 4)];
+            let Some(end) = find(window, b"\r\n\r\n") else {
+                if window.len() == MAX_HEADER_BYTES + 4 {
+                    self.dropping = Some(DroppedHeader::default());
                     return Ok(Some(Frame::Invalid(FrameError::BadHeader(format!(
-                        "no blank line after {MAX_HEADER_BYTES} bytes of header; input dropped"
+                        "no blank line within {MAX_HEADER_BYTES} bytes of header; dropped up to its blank line"
                     )))));
                 }
                 return Ok(None);
@@ -225,6 +297,32 @@ mod tests {
                 message("{}"),
             ]
         );
+    }
+
+    /// A header block over the limit gets the same answer however it is split into reads, and the stream
+    /// goes on after its body, which a `Content-Length` line in it declares.
+    #[test]
+    fn an_oversized_header_is_refused_the_same_way_in_any_reads_and_its_body_skipped() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"X-Padding: ");
+        input.extend(std::iter::repeat_n(b'p', MAX_HEADER_BYTES));
+        input.extend_from_slice(b"\r\nX-Long: ");
+        input.extend(std::iter::repeat_n(b'q', 2 * MAX_DROPPED_LINE_BYTES));
+        input.extend_from_slice(b"\r\nContent-Length: 13\r\n\r\n{\"dropped\":1}Content-Length: 2\r\n\r\n{}");
+        let expected = vec![
+            Frame::Invalid(FrameError::BadHeader(format!(
+                "no blank line within {MAX_HEADER_BYTES} bytes of header; dropped up to its blank line"
+            ))),
+            message("{}"),
+        ];
+        assert_eq!(decode_all(&mut LspCodec::default(), &input), expected, "byte by byte");
+        let mut whole = BytesMut::from(&input[..]);
+        let mut codec = LspCodec::default();
+        let mut frames = Vec::new();
+        while let Some(frame) = codec.decode(&mut whole).unwrap() {
+            frames.push(frame);
+        }
+        assert_eq!(frames, expected, "in one read");
     }
 
     #[test]
