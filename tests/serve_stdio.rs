@@ -88,6 +88,14 @@ fn malformed_frames_are_answered_and_the_stream_stays_in_sync() {
     assert_eq!(m["error"]["code"], -32600, "{m}");
     assert!(m["error"]["message"].as_str().unwrap().contains("exceeds the maximum of 2000 bytes"), "{m}");
 
+    // A header block with no end in sight: refused, and its body (declared in it) skipped.
+    let request = r#"{"jsonrpc":"2.0","id":98,"method":"databuild/status"}"#;
+    let padding = "p".repeat(9000);
+    client.send_raw(format!("X-Padding: {padding}\r\nContent-Length: {}\r\n\r\n{request}", request.len()).as_bytes());
+    let m = client.wait_for(error_with_null_id);
+    assert_eq!(m["error"]["code"], -32700, "{m}");
+    assert!(m["error"]["message"].as_str().unwrap().contains("no blank line within 8192 bytes of header"), "{m}");
+
     client.send(&json!([{"jsonrpc": "2.0", "id": 5, "method": "databuild/status"}]));
     assert_eq!(client.wait_for(error_with_null_id)["error"]["code"], -32600);
     client.send(&json!({"id": 6, "method": "databuild/status"}));
