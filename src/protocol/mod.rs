@@ -14,6 +14,7 @@ pub mod notices;
 pub mod pages;
 pub mod stdio;
 mod subscribe;
+mod view_threads;
 mod views;
 pub mod ws;
 pub mod ws_lsp;

@@ -3,10 +3,11 @@
 //! `databuild/upstream|downstream`, the editor's neighbour lists, which also search the open
 //! documents of the stdio session that asks (its [`Editor`] rides in the registry's extensions).
 //!
-//! Every method here runs on the blocking pool, not on the async workers: a large view takes
-//! milliseconds to build and encode, and the workers must stay free to answer a hover and to send
-//! `changed` notices meanwhile. Results are encoded straight to JSON text, never to a `Value` tree.
-//! The query methods also take turns ([`VIEWS`]), so they never take every core.
+//! Every method here runs off the async workers: a large view takes milliseconds to build and encode,
+//! and the workers must stay free to answer a hover and to send `changed` notices meanwhile. Results
+//! are encoded straight to JSON text, never to a `Value` tree. The query methods take turns on threads
+//! of their own at a lower priority ([`super::view_threads`]), so they never take every core nor hold
+//! up an editor; the neighbour lists run on the blocking pool.
 
 use jsonrpsee::types::ErrorObjectOwned;
 use serde::de::DeserializeOwned;
@@ -15,8 +16,6 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use std::sync::Arc;
-
-use tokio::sync::Semaphore;
 
 use lsp_types::{Position, TextDocumentIdentifier, TextDocumentPositionParams};
 use serde::Deserialize;
@@ -121,21 +120,12 @@ pub fn view_error(error: ViewError) -> ErrorObjectOwned {
     }
 }
 
-/// Views built at once: one fewer than the cores (at least one). However many tools ask for views,
-/// a core stays free for what an editor waits on — hovers, lenses, change notices — and for ingest.
-/// A view waits for its turn here, before it takes a blocking thread, so waiting views hold none.
-static VIEWS: std::sync::LazyLock<Semaphore> = std::sync::LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Semaphore::new(cores.saturating_sub(1).max(1))
-});
-
-/// Runs `build` on the blocking pool in its turn (see [`VIEWS`]).
+/// Runs `build` on a view thread in its turn (see [`super::view_threads`]); a panic is answered -32603.
 async fn in_turn(
     build: impl FnOnce() -> Result<Box<RawValue>, ErrorObjectOwned> + Send + 'static,
 ) -> Result<Box<RawValue>, ErrorObjectOwned> {
-    let _turn = VIEWS.acquire().await.expect("the semaphore is never closed");
-    tokio::task::spawn_blocking(build).await.unwrap_or_else(|e| {
-        tracing::error!("a view panicked: {e}");
+    super::view_threads::in_turn(build).await.unwrap_or_else(|_| {
+        tracing::error!("a view panicked (its message is above)");
         Err(ErrorObjectOwned::owned(
             super::codes::INTERNAL_ERROR,
             "the view failed (see the daemon's log)",
