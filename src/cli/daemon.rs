@@ -123,8 +123,12 @@ fn status(json: bool) -> anyhow::Result<()> {
     }
     for info in listed {
         let sessions: Vec<String> = info.sessions.iter().map(|s| s.id.to_string()).collect();
+        let lsp = match info.lsp_sessions {
+            0 => String::new(),
+            n => format!(" + {n} on /lsp"),
+        };
         text += &format!(
-            "pid {}  dbl {}  {}  {} session{} [{}]  socket {}\n",
+            "pid {}  dbl {}  {}  {} session{} [{}]{lsp}  socket {}\n",
             info.pid,
             info.version,
             info.log,

@@ -28,7 +28,11 @@ pub struct DaemonInfo {
     pub socket: String,
     /// Milliseconds since the epoch.
     pub started_at: u64,
+    /// Sessions on the daemon's socket (`dbl serve --remote auto`, one-shot commands).
     pub sessions: Vec<SessionInfo>,
+    /// Language-server sessions on the listener's `/lsp` endpoint (`--remote ws://`), if it listens.
+    #[serde(default)]
+    pub lsp_sessions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -49,7 +49,7 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
     let live = Arc::new(Live::new());
     live.start_source(spec, options.stdio.live.clone());
     let registry = protocol::registry(live.clone());
-    let _listener = match options.listen.clone() {
+    let web_listener = match options.listen.clone() {
         Some((addr, policy)) => {
             Some(crate::web::listen(addr, policy, &options.stdio, live.clone(), registry.clone()).await?)
         }
@@ -63,6 +63,7 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
         socket: place.socket().display().to_string(),
         started_at: now_ms(),
         sessions: Vec::new(),
+        lsp_sessions: 0,
     };
     place.write_info(&info)?;
     tracing::info!("daemon for {} on {}", info.log, info.socket);
@@ -70,8 +71,14 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
     let (ended_tx, mut ended) = mpsc::unbounded_channel::<SessionEnded>();
     let mut next_id = 0u64;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // `/lsp` sessions come and go inside the listener; their count is looked at this often.
+    let mut lsp_check = tokio::time::interval(Duration::from_millis(500));
+    lsp_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Counts from the last time a session came or went; the daemon exits when it runs out with none open.
+    let idle_deadline = || tokio::time::Instant::now() + options.idle_timeout;
+    let idle = tokio::time::sleep_until(idle_deadline());
+    tokio::pin!(idle);
     let outcome = loop {
-        let idle = tokio::time::sleep(options.idle_timeout);
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -88,6 +95,7 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
                 tracing::info!("session {id} connected");
                 info.sessions.push(SessionInfo { id, connected_at: now_ms() });
                 place.write_info(&info)?;
+                idle.as_mut().reset(idle_deadline());
                 tokio::spawn(async move {
                     let (reader, writer) = stream.into_split();
                     stdio::run(reader, writer, live, registry, stdio_options).await;
@@ -98,10 +106,21 @@ pub async fn run(spec: &SourceSpec, place: &Place, options: DaemonOptions) -> an
                 tracing::info!("session {id} ended");
                 info.sessions.retain(|s| s.id != id);
                 place.write_info(&info)?;
+                idle.as_mut().reset(idle_deadline());
             }
-            _ = idle, if info.sessions.is_empty() => {
-                if _listener.as_ref().is_some_and(|l| l.lsp_sessions() > 0) {
-                    continue; // Editors forwarded to the listener's /lsp endpoint are sessions too.
+            _ = lsp_check.tick(), if web_listener.is_some() => {
+                let open = web_listener.as_ref().map_or(0, |l| l.lsp_sessions());
+                if open != info.lsp_sessions {
+                    info.lsp_sessions = open;
+                    place.write_info(&info)?;
+                    idle.as_mut().reset(idle_deadline());
+                }
+            }
+            _ = &mut idle, if info.sessions.is_empty() => {
+                if web_listener.as_ref().is_some_and(|l| l.lsp_sessions() > 0) {
+                    // Editors forwarded to the listener's /lsp endpoint are sessions too.
+                    idle.as_mut().reset(idle_deadline());
+                    continue;
                 }
                 tracing::info!("no session for {:?}: exiting", options.idle_timeout);
                 break Ok(());
