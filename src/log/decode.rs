@@ -234,7 +234,7 @@ impl Decoder {
     }
 }
 
-fn sniff(bytes: &[u8]) -> Option<LogFormat> {
+pub(crate) fn sniff(bytes: &[u8]) -> Option<LogFormat> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     if bytes.len() < BOM.len() && BOM.starts_with(bytes) {
         // Maybe the start of a JSON log's byte order mark: wait for the rest (found by fuzzing).
@@ -262,6 +262,29 @@ fn sniff(bytes: &[u8]) -> Option<LogFormat> {
     Some(LogFormat::Binary)
 }
 
+/// A binary log's framing, not its contents: how many bytes at the start of `bytes` are complete
+/// records, and where the last of them starts and its body lies. For finding the end of a long log
+/// without decoding it. A bad length prefix is an error at its offset in `bytes`.
+pub(crate) fn skim_binary(
+    bytes: &[u8],
+    max_record_bytes: usize,
+) -> Result<(usize, Option<(usize, std::ops::Range<usize>)>), (usize, DecodeErrorKind)> {
+    let (mut at, mut last) = (0, None);
+    loop {
+        let rest = &bytes[at..];
+        let Some((length, prefix)) = read_varint(rest).map_err(|kind| (at, kind))? else { return Ok((at, last)) };
+        if length > max_record_bytes as u64 {
+            return Err((at, DecodeErrorKind::RecordTooLarge { length, max: max_record_bytes }));
+        }
+        let end = prefix + length as usize;
+        if rest.len() < end {
+            return Ok((at, last));
+        }
+        last = Some((at, at + prefix..at + end));
+        at += end;
+    }
+}
+
 /// Reads a protobuf varint. `Ok(None)` means the bytes end inside it (wait for more).
 fn read_varint(bytes: &[u8]) -> Result<Option<(u64, usize)>, DecodeErrorKind> {
     let mut value: u64 = 0;
@@ -278,7 +301,7 @@ fn read_varint(bytes: &[u8]) -> Result<Option<(u64, usize)>, DecodeErrorKind> {
     }
 }
 
-fn parse_json_event(line: &[u8]) -> Result<DataBuildEvent, DecodeErrorKind> {
+pub(crate) fn parse_json_event(line: &[u8]) -> Result<DataBuildEvent, DecodeErrorKind> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     // Checked once here, so serde_json reads it as text and does not check each string again.
