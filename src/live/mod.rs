@@ -21,7 +21,7 @@ pub mod snapshot;
 
 use std::path::Path;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -287,6 +287,24 @@ struct Polled {
     table: Option<TableStatus>,
     /// Where the source stands after this poll, when it reached the end (and snapshots are kept).
     checkpoint: Option<Checkpoint>,
+    /// It read bytes (records, or the start of one): counted in [`PollSender::news`] until taken.
+    news: bool,
+}
+
+/// The reader thread's end of the channel of polls. It also counts the polls with news on their way,
+/// so that a snapshot being saved on the ingest thread can give way to them.
+struct PollSender {
+    polls: mpsc::SyncSender<Polled>,
+    news: Arc<AtomicUsize>,
+}
+
+impl PollSender {
+    fn send(&self, polled: Polled) -> Result<(), mpsc::SendError<Polled>> {
+        if polled.news {
+            self.news.fetch_add(1, Ordering::Relaxed);
+        }
+        self.polls.send(polled)
+    }
 }
 
 /// The reader thread: polls the tailer, at once again while there is more to read, else on a wake-up
@@ -297,7 +315,7 @@ fn read_log(
     wake: mpsc::Receiver<WakeReason>,
     poll_every: Duration,
     stop: Arc<AtomicBool>,
-    polls: mpsc::SyncSender<Polled>,
+    polls: PollSender,
     spent: mpsc::Receiver<Vec<LogRecord>>,
     checkpoints: bool,
 ) {
@@ -343,8 +361,18 @@ fn read_log(
             position: source.position(),
             table: source.table().map(TableStatus::of),
             checkpoint,
+            news: !nothing,
         };
-        if polls.send(message).is_err() {
+        let idle = matches!(&message.polled, Ok(Poll::Read(read)) if read.bytes_read == 0);
+        if idle {
+            // A poll that found nothing new waits for no one: while the ingest thread is busy (saving a
+            // snapshot) it is dropped, so the reader goes on polling and sees new records at once.
+            match polls.polls.try_send(message) {
+                Ok(()) => {}
+                Err(mpsc::TrySendError::Full(dropped)) => read_since_checkpoint |= dropped.checkpoint.is_some(),
+                Err(mpsc::TrySendError::Disconnected(_)) => break,
+            }
+        } else if polls.send(message).is_err() {
             break;
         }
         // Free what the ingest thread has finished with while waiting.
@@ -459,6 +487,8 @@ impl Worker {
         let mut follower = Follower::new(self.options.publish_initial_load);
         self.write().set_recording(follower.record_while_loading());
         let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
+        let news = Arc::new(AtomicUsize::new(0));
+        let polls_tx = PollSender { polls: polls_tx, news: news.clone() };
         let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
         let mut source = self.source.open();
         let mut saver = self.options.snapshot.clone().map(Saver::new);
@@ -474,6 +504,9 @@ impl Worker {
         };
         let mut progress = LoadProgress::new();
         for polled in polls {
+            if polled.news {
+                news.fetch_sub(1, Ordering::Relaxed);
+            }
             if self.stop.load(Ordering::SeqCst) {
                 break;
             }
@@ -500,13 +533,13 @@ impl Worker {
                 let events = self.state.read().events_applied();
                 saver.after_poll(events, follower.loading());
                 if saver.due(false) {
-                    self.save(saver);
+                    self.save(saver, Some(&news));
                 }
             }
         }
         if let Some(saver) = &mut saver {
             if saver.due(true) {
-                self.save(saver);
+                self.save(saver, None);
             }
         }
         drop(spent);
@@ -541,16 +574,26 @@ impl Worker {
         }
     }
 
-    fn save(&self, saver: &mut Saver) {
+    /// Saves the state, unless records arrive meanwhile (`news`): then the save gives way to them and is
+    /// tried again the next time the log is quiet. On shutdown it always finishes.
+    fn save(&self, saver: &mut Saver, news: Option<&AtomicUsize>) {
         let Some((checkpoint, events)) = saver.checkpoint.clone() else { return };
         let started = Instant::now();
         let state = self.state.read();
-        match snapshot::save(&saver.plan, &state, &checkpoint) {
-            Ok(bytes) => {
+        let abandon = || news.is_some_and(|n| n.load(Ordering::Relaxed) > 0);
+        let path = saver.plan.path.display();
+        match snapshot::save(&saver.plan, &state, &checkpoint, &abandon) {
+            Ok(Some(bytes)) => {
                 let secs = started.elapsed().as_secs_f64();
-                tracing::info!("saved snapshot {} ({events} events, {bytes} bytes) in {secs:.3}s", saver.plan.path.display());
+                tracing::info!("saved snapshot {path} ({events} events, {bytes} bytes) in {secs:.3}s");
             }
-            Err(e) => tracing::warn!("cannot save snapshot {}: {e}", saver.plan.path.display()),
+            Ok(None) => {
+                let secs = started.elapsed().as_secs_f64();
+                tracing::info!("snapshot {path} not saved: records arrived after {secs:.3}s; saving when quiet again");
+                saver.last_change = Instant::now();
+                return;
+            }
+            Err(e) => tracing::warn!("cannot save snapshot {path}: {e}"),
         }
         // Tried once per state, saved or not: a failing disk is not retried on every poll.
         saver.saved = Some(events);

@@ -45,15 +45,28 @@ struct Header {
     state_xxh3: u64,
 }
 
-/// A writer that hashes and counts what passes through it.
-struct Hashing<W> {
+/// A writer that hashes and counts what passes through it, and refuses to go on once `abandon` says so
+/// (asked every [`ABANDON_CHECK_BYTES`]), so a save gives way to new records within milliseconds.
+struct Hashing<'a, W> {
     inner: W,
     hasher: xxhash_rust::xxh3::Xxh3,
     bytes: u64,
+    abandon: &'a dyn Fn() -> bool,
+    next_check: u64,
+    abandoned: bool,
 }
 
-impl<W: Write> Write for Hashing<W> {
+const ABANDON_CHECK_BYTES: u64 = 64 << 10;
+
+impl<W: Write> Write for Hashing<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.bytes >= self.next_check {
+            self.next_check = self.bytes + ABANDON_CHECK_BYTES;
+            if (self.abandon)() {
+                self.abandoned = true;
+                return Err(io::Error::other("snapshot abandoned"));
+            }
+        }
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
@@ -66,17 +79,28 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 /// Writes `state` and `checkpoint` to `plan.path` (through a temporary file and a rename, so a
-/// reader never sees half a snapshot). Returns the file's size.
-pub fn save(plan: &SnapshotPlan, state: &BuildState, checkpoint: &Checkpoint) -> io::Result<u64> {
+/// reader never sees half a snapshot). Returns the file's size, or `None` if `abandon` said to stop
+/// (asked as the state is written: new records are waiting); then nothing is changed on disk.
+pub fn save(
+    plan: &SnapshotPlan,
+    state: &BuildState,
+    checkpoint: &Checkpoint,
+    abandon: &dyn Fn() -> bool,
+) -> io::Result<Option<u64>> {
     if let Some(dir) = plan.path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let temp = plan.path.with_extension(format!("tmp.{}", std::process::id()));
+    let mut abandoned = false;
     let result = (|| {
-        let mut out = Hashing { inner: BufWriter::new(File::create(&temp)?), hasher: Default::default(), bytes: 0 };
+        let file = BufWriter::new(File::create(&temp)?);
+        let mut out =
+            Hashing { inner: file, hasher: Default::default(), bytes: 0, abandon, next_check: 0, abandoned: false };
         out.write_all(MAGIC)?;
         let before = out.bytes;
-        state.encode(&mut out)?;
+        let encoded = state.encode(&mut out);
+        abandoned = out.abandoned;
+        encoded?;
         let header = Header {
             format: FORMAT,
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -96,10 +120,14 @@ pub fn save(plan: &SnapshotPlan, state: &BuildState, checkpoint: &Checkpoint) ->
         Ok(file.metadata()?.len())
     })();
     match result {
-        Ok(size) => std::fs::rename(&temp, &plan.path).map(|()| size),
+        Ok(size) => std::fs::rename(&temp, &plan.path).map(|()| Some(size)),
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
-            Err(e)
+            if abandoned {
+                Ok(None)
+            } else {
+                Err(e)
+            }
         }
     }
 }
@@ -185,9 +213,22 @@ mod tests {
         let state = BuildState::from_events(&events);
         let plan = plan(dir.path());
         assert!(matches!(load(&plan), Ok(None)));
-        save(&plan, &state, &checkpoint()).unwrap();
+        let size = save(&plan, &state, &checkpoint(), &|| false).unwrap().unwrap();
+        assert!(size > 2 * ABANDON_CHECK_BYTES, "large enough to be abandoned part way: {size} bytes");
         let (loaded, at) = load(&plan).unwrap().unwrap();
         assert_eq!((loaded.digest(), at), (state.digest(), checkpoint()));
+
+        // A save abandoned part way (records arrived) leaves the last snapshot as it was, and no litter.
+        let later = BuildState::from_events(&events[..4_000]);
+        let asked = std::cell::Cell::new(0);
+        let abandon = || {
+            asked.set(asked.get() + 1);
+            asked.get() > 1
+        };
+        assert_eq!(save(&plan, &later, &checkpoint(), &abandon).unwrap(), None);
+        assert_eq!(asked.get(), 2, "asked before the first write, then once more");
+        assert_eq!(load(&plan).unwrap().unwrap().0.digest(), state.digest());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file is gone");
 
         let other = SnapshotPlan { source: "/logs/b.bel".into(), ..plan.clone() };
         assert!(load(&other).unwrap_err().contains("not /logs/b.bel"));
