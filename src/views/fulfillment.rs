@@ -6,7 +6,7 @@
 //! twice (the child of two wants, or a cycle in a pathological log) is listed once; clients draw the
 //! tree by starting at `wants[0]` and following `derivatives[].wantId`, marking repeats.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -123,7 +123,7 @@ impl HasRelatedIds for FulfillmentView {
 /// `databuild/fulfillment`.
 pub fn fulfillment(state: &BuildState, params: &FulfillmentParams) -> Result<Response<FulfillmentView>, ViewError> {
     let root = find_want(state, &params.want_id)?;
-    let mut seen: HashSet<WantIx> = HashSet::from([root]);
+    let mut seen: HashSet<WantIx> = HashSet::from_iter([root]);
     let mut queue = std::collections::VecDeque::from([root]);
     let mut wants = Vec::new();
     while let Some(w) = queue.pop_front() {

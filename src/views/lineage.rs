@@ -6,7 +6,7 @@
 //! instance's neighbour list is cut at `fanoutLimit`; a [`Truncation`] says how many were left out
 //! and carries the params that fetch the next slice of that one list (a stateless cursor).
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -219,10 +219,10 @@ impl<'a> Graph<'a> {
             state,
             fanout: DEFAULT_FANOUT_LIMIT as usize,
             nodes: Vec::new(),
-            seen_partitions: HashSet::new(),
-            seen_runs: HashSet::new(),
+            seen_partitions: HashSet::default(),
+            seen_runs: HashSet::default(),
             edges: Vec::new(),
-            seen_edges: HashSet::new(),
+            seen_edges: HashSet::default(),
             truncated: Vec::new(),
         }
     }
