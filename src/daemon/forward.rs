@@ -11,6 +11,7 @@ use std::io;
 use std::path::Path;
 use std::pin::Pin;
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
@@ -51,7 +52,13 @@ impl Link {
 
     /// A team daemon's `/lsp` WebSocket endpoint at `url` (`ws://HOST:PORT`, optionally with a path),
     /// sending `token` as `Authorization: Bearer`. A refused handshake is an error that says why.
+    /// The link pings the daemon every [`KEEPALIVE`] (so proxies and NAT keep an idle editor's session)
+    /// and ends when two pass without a word from it: a daemon on a machine that vanished is noticed.
     pub async fn websocket(url: &str, token: Option<&str>) -> anyhow::Result<Link> {
+        Link::websocket_with_keepalive(url, token, KEEPALIVE).await
+    }
+
+    async fn websocket_with_keepalive(url: &str, token: Option<&str>, keepalive: Duration) -> anyhow::Result<Link> {
         use tokio_util::compat::TokioAsyncReadCompatExt;
         let (authority, path) = parse_ws_url(url)?;
         let address = if authority.contains(':') && !authority.ends_with(']') {
@@ -87,36 +94,73 @@ impl Link {
         let (mut sender, mut receiver) = builder.finish();
         let (to_daemon, mut outgoing) = futures::channel::mpsc::channel::<String>(64);
         let (incoming_tx, from_daemon) = futures::channel::mpsc::channel::<String>(64);
+        // When the daemon was last heard from (a message or a pong), and how the sender says it is gone.
+        let heard = Arc::new(Mutex::new(tokio::time::Instant::now()));
+        let (silent_tx, silent) = tokio::sync::oneshot::channel::<()>();
+        let last_heard = heard.clone();
+        let shown = url.to_string();
         tokio::spawn(async move {
-            while let Some(body) = outgoing.next().await {
-                if sender.send_text_owned(body).await.is_err() || sender.flush().await.is_err() {
-                    return;
+            let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+            loop {
+                tokio::select! {
+                    body = outgoing.next() => {
+                        let Some(body) = body else { break };
+                        if sender.send_text_owned(body).await.is_err() || sender.flush().await.is_err() {
+                            return;
+                        }
+                    }
+                    _ = pings.tick() => {
+                        let quiet = last_heard.lock().unwrap_or_else(|e| e.into_inner()).elapsed();
+                        if quiet > 2 * keepalive {
+                            tracing::warn!("the daemon at {shown} has not answered for {quiet:?}: ending the session");
+                            let _ = silent_tx.send(());
+                            return;
+                        }
+                        let ping = soketto::data::ByteSlice125::try_from(&b"dbl"[..]).expect("short");
+                        if sender.send_ping(ping).await.is_err() || sender.flush().await.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
             let _ = sender.close().await;
         });
         tokio::spawn(async move {
             let mut incoming_tx = incoming_tx;
-            loop {
-                let mut message = Vec::new();
-                match receiver.receive_data(&mut message).await {
-                    Ok(_) => {
-                        let body = String::from_utf8_lossy(&message).into_owned();
-                        if incoming_tx.send(body).await.is_err() {
+            let receiving = async {
+                loop {
+                    let mut message = Vec::new();
+                    let received = receiver.receive(&mut message).await;
+                    *heard.lock().unwrap_or_else(|e| e.into_inner()) = tokio::time::Instant::now();
+                    match received {
+                        Ok(soketto::Incoming::Data(_)) => {
+                            let body = String::from_utf8_lossy(&message).into_owned();
+                            if incoming_tx.send(body).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(soketto::Incoming::Pong(_)) => {}
+                        Ok(soketto::Incoming::Closed(_)) => return,
+                        Err(e) => {
+                            tracing::debug!("the daemon's WebSocket ended: {e}");
                             return;
                         }
                     }
-                    Err(e) => {
-                        tracing::debug!("the daemon's WebSocket ended: {e}");
-                        return;
-                    }
                 }
+            };
+            // Ends (and so ends the editor's session) when the daemon closes it or falls silent.
+            tokio::select! {
+                () = receiving => {}
+                _ = silent => {}
             }
         });
         let to_daemon = to_daemon.sink_map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the daemon is gone"));
         Ok(Link { from_daemon: from_daemon.boxed(), to_daemon: Box::pin(to_daemon) })
     }
 }
+
+/// How often a WebSocket link pings its daemon; two without an answer end the session.
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// `ws://HOST[:PORT][/PATH]` → (`HOST[:PORT]`, `PATH`); the path defaults to the `/lsp` endpoint.
 fn parse_ws_url(url: &str) -> anyhow::Result<(String, String)> {
@@ -317,6 +361,42 @@ pub fn connect(path: &Path) -> anyhow::Result<std::os::unix::net::UnixStream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A WebSocket server on a loopback port that accepts one session, then answers pings (`answers`)
+    /// or never reads again, as a daemon on a machine that vanished would.
+    async fn one_session_server(answers: bool) -> String {
+        use tokio_util::compat::TokioAsyncReadCompatExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut server = soketto::handshake::Server::new(tcp.compat());
+            let key = server.receive_request().await.unwrap().key();
+            let accept = soketto::handshake::server::Response::Accept { key, protocol: None };
+            server.send_response(&accept).await.unwrap();
+            let (_sender, mut receiver) = server.into_builder().finish();
+            if answers {
+                // Reading answers pings; nothing else comes.
+                let mut message = Vec::new();
+                let _ = receiver.receive_data(&mut message).await;
+            } else {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_websocket_link_ends_when_its_daemon_falls_silent_and_lives_while_it_answers() {
+        let keepalive = Duration::from_millis(100);
+        let silent = Link::websocket_with_keepalive(&one_session_server(false).await, None, keepalive).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(5), silent.from_daemon.collect::<Vec<_>>()).await;
+        assert_eq!(ended.map(|messages| messages.len()), Ok(0), "the silent daemon's link ends");
+
+        let mut alive = Link::websocket_with_keepalive(&one_session_server(true).await, None, keepalive).await.unwrap();
+        let next = tokio::time::timeout(keepalive * 8, alive.from_daemon.next()).await;
+        assert!(next.is_err(), "a daemon that answers pings keeps the link open");
+    }
 
     #[test]
     fn ws_urls_default_to_the_lsp_endpoint() {
