@@ -53,7 +53,7 @@ fn append_to_visible(
     args: &[&str],
     trials: usize,
     insert: &mut dyn FnMut(&dbl::proto::DataBuildEvent),
-) -> Vec<Duration> {
+) -> Trials {
     let mut all = vec!["--log", log];
     all.extend_from_slice(args);
     let mut client = LspClient::spawn(dir, &all);
@@ -61,18 +61,36 @@ fn append_to_visible(
     let loaded = client.status_until(|s| s["loading"] == false && s["eventsApplied"].as_u64() > Some(0));
     let first = loaded["lastEventId"].as_u64().unwrap();
     let mut seq = EventSeq::after(first, 1_900_000_000_000);
-    let mut samples = Vec::with_capacity(trials);
+    let mut measured = Trials::default();
     for i in 0..trials {
         let event = seq.next(1, events::want_create(&format!("W-src-{i}"), &["data/bench"], events::manual("bench")));
         std::thread::sleep(Duration::from_millis(7 + (i as u64 * 37) % 250));
         let started = Instant::now();
         insert(&event);
+        let committed = Instant::now();
         let want = json!({"wantId": format!("W-src-{i}")});
         while client.request("databuild/want", want.clone()).get("result").is_none() {}
-        samples.push(started.elapsed());
+        measured.from_insert.push(started.elapsed());
+        measured.from_commit.push(committed.elapsed());
     }
     assert_eq!(client.shutdown(), 0);
-    samples
+    measured
+}
+
+/// Append → visible, from before the writer's insert (what the writer's user waits, its own commit
+/// included: a SQLite commit in WAL mode syncs the log) and from the moment its commit returned (what
+/// the follower adds).
+#[derive(Default)]
+struct Trials {
+    from_insert: Vec<Duration>,
+    from_commit: Vec<Duration>,
+}
+
+impl Trials {
+    fn report(mut self, name: &str) {
+        report_latency(name, &mut self.from_insert);
+        report_latency(&format!("{name}, from the commit"), &mut self.from_commit);
+    }
 }
 
 fn main() {
@@ -124,9 +142,8 @@ fn main() {
         conn.execute("INSERT INTO bel_events VALUES (?1, ?2)", rusqlite::params![e.event_id as i64, e.encode_to_vec()])
             .unwrap();
     };
-    let mut samples =
-        append_to_visible(dir.path(), small.to_str().unwrap(), &["--poll-ms", "250"], trials, &mut insert);
-    report_latency("append → visible, SQLite (notify, 250 ms poll floor)", &mut samples);
+    append_to_visible(dir.path(), small.to_str().unwrap(), &["--poll-ms", "250"], trials, &mut insert)
+        .report("append → visible, SQLite (notify, 250 ms poll floor)");
     if let Some(pg) = &pg {
         let url = format!("{}?table=small", pg.url());
         dbl(&["simulate", "--out", &url, "--events", "2000", "--seed", "2"]);
@@ -134,8 +151,8 @@ fn main() {
         let mut insert = |e: &dbl::proto::DataBuildEvent| {
             client.execute("INSERT INTO small VALUES ($1, $2)", &[&(e.event_id as i64), &e.encode_to_vec()]).unwrap();
         };
-        let mut samples = append_to_visible(dir.path(), &url, &["--poll-ms", "50"], trials, &mut insert);
-        report_latency("append → visible, PostgreSQL (50 ms poll)", &mut samples);
+        append_to_visible(dir.path(), &url, &["--poll-ms", "50"], trials, &mut insert)
+            .report("append → visible, PostgreSQL (50 ms poll)");
         let listening = format!("{url}&notify=bel");
         let mut notify = |e: &dbl::proto::DataBuildEvent| {
             let mut tx = client.transaction().unwrap();
@@ -143,8 +160,8 @@ fn main() {
             tx.batch_execute("NOTIFY bel").unwrap();
             tx.commit().unwrap();
         };
-        let mut samples = append_to_visible(dir.path(), &listening, &["--poll-ms", "250"], trials, &mut notify);
-        report_latency("append → visible, PostgreSQL (LISTEN, 250 ms poll floor)", &mut samples);
+        append_to_visible(dir.path(), &listening, &["--poll-ms", "250"], trials, &mut notify)
+            .report("append → visible, PostgreSQL (LISTEN, 250 ms poll floor)");
     } else {
         println!("PostgreSQL is not installed: its rows are skipped");
     }
