@@ -35,11 +35,19 @@ fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
-#[test]
-fn editors_share_one_daemon_with_their_own_sessions() {
+/// A temp dir for a test's files, another for the daemons' sockets (`XDG_RUNTIME_DIR`), and
+/// `demo.bel` in the first with the first `events` demo events (all of them for `usize::MAX`).
+fn demo_log_and_dirs(events: usize) -> (tempfile::TempDir, tempfile::TempDir, PathBuf) {
     let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events()[..10]);
+    let all = dbl::events::demo_events();
+    write_log(&log, &all[..events.min(all.len())]);
+    (dir, runtime, log)
+}
+
+#[test]
+fn editors_share_one_daemon_with_their_own_sessions() {
+    let (dir, runtime, log) = demo_log_and_dirs(10);
     // Four editors start at once: exactly one daemon.
     let clients: Vec<LspClient> = std::thread::scope(|scope| {
         let started: Vec<_> = (0..4).map(|_| scope.spawn(|| forwarder(dir.path(), runtime.path(), &log))).collect();
@@ -86,9 +94,7 @@ fn editors_share_one_daemon_with_their_own_sessions() {
 
 #[test]
 fn a_stale_socket_is_replaced_and_a_dead_daemon_is_reported() {
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events());
+    let (dir, runtime, log) = demo_log_and_dirs(usize::MAX);
     // A socket nobody listens on, where the daemon's would be.
     let spec = dbl::log::source::SourceSpec::File(log.clone());
     let place = dbl::daemon::Place::in_dir(runtime.path().join("dbl"), &spec, env!("CARGO_PKG_VERSION"));
@@ -117,9 +123,7 @@ fn a_stale_socket_is_replaced_and_a_dead_daemon_is_reported() {
 
 #[test]
 fn a_daemon_serves_its_pages_too() {
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events());
+    let (dir, runtime, log) = demo_log_and_dirs(usize::MAX);
     let args = ["--log", log.to_str().unwrap(), "--listen", "127.0.0.1:0"];
     let daemon = common::http::spawn_command(dir.path(), "daemon", &args, &[("XDG_RUNTIME_DIR", runtime.path())]);
     // A page over plain HTTP, from the shared daemon's state (the log may still be loading: retry).
@@ -131,9 +135,7 @@ fn a_daemon_serves_its_pages_too() {
 
 #[test]
 fn one_shot_commands_ask_a_running_daemon_and_print_the_same_bytes() {
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events());
+    let (dir, runtime, log) = demo_log_and_dirs(usize::MAX);
     let log_arg = log.to_str().unwrap();
     let commands: [&[&str]; 6] = [
         &["want", "W-001"],
@@ -171,9 +173,7 @@ fn one_shot_commands_ask_a_running_daemon_and_print_the_same_bytes() {
 
 #[test]
 fn an_idle_daemon_exits() {
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events());
+    let (dir, runtime, log) = demo_log_and_dirs(usize::MAX);
     let stderr_path = dir.path().join("daemon.err");
     let mut daemon = dbl()
         .env("XDG_RUNTIME_DIR", runtime.path())
@@ -204,9 +204,7 @@ fn run_in(dir: &Path, runtime: &Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn status_through_a_daemon_prints_what_a_load_prints() {
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events());
+    let (dir, runtime, log) = demo_log_and_dirs(usize::MAX);
     // A relative --log: both show it as given.
     let loaded = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel"]);
     let loaded_json = run_in(dir.path(), runtime.path(), &["status", "--log", "demo.bel", "--format", "json"]);
@@ -382,9 +380,7 @@ fn a_tail_whose_daemon_dies_goes_on_in_process_without_a_gap() {
 #[test]
 fn an_editor_forwards_to_a_team_daemon_over_websocket_with_its_token() {
     use std::os::unix::fs::PermissionsExt;
-    let (dir, runtime) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let log = dir.path().join("demo.bel");
-    write_log(&log, &dbl::events::demo_events());
+    let (dir, runtime, log) = demo_log_and_dirs(usize::MAX);
     let token = dir.path().join("token");
     std::fs::write(&token, "s3cret-team-token\n").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
