@@ -299,11 +299,12 @@ struct PollSender {
 }
 
 impl PollSender {
-    fn send(&self, polled: Polled) -> Result<(), mpsc::SendError<Polled>> {
+    /// Sends `polled`, waiting for room; `false` when the ingest thread is gone.
+    fn send(&self, polled: Polled) -> bool {
         if polled.news {
             self.news.fetch_add(1, Ordering::Relaxed);
         }
-        self.polls.send(polled)
+        self.polls.send(polled).is_ok()
     }
 }
 
@@ -372,7 +373,7 @@ fn read_log(
                 Err(mpsc::TrySendError::Full(dropped)) => read_since_checkpoint |= dropped.checkpoint.is_some(),
                 Err(mpsc::TrySendError::Disconnected(_)) => break,
             }
-        } else if polls.send(message).is_err() {
+        } else if !polls.send(message) {
             break;
         }
         // Free what the ingest thread has finished with while waiting.

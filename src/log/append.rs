@@ -140,8 +140,8 @@ impl LogAppender {
             buf.truncate(filled + read);
             let (used, last_in_buf) = skim_binary(&buf, DEFAULT_MAX_RECORD_BYTES)
                 .map_err(|(at, kind)| self.unreadable(base + at as u64, kind))?;
-            if let Some((start, body)) = last_in_buf {
-                last = Some((base + start as u64, buf[body].to_vec()));
+            if let Some(frame) = last_in_buf {
+                last = Some((base + frame.start as u64, buf[frame.body].to_vec()));
             }
             buf.drain(..used);
             base += used as u64;

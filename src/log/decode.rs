@@ -262,13 +262,19 @@ pub(crate) fn sniff(bytes: &[u8]) -> Option<LogFormat> {
     Some(LogFormat::Binary)
 }
 
+/// A record of a binary log, found by its framing: where it starts and where its body lies.
+pub(crate) struct Frame {
+    pub start: usize,
+    pub body: std::ops::Range<usize>,
+}
+
 /// A binary log's framing, not its contents: how many bytes at the start of `bytes` are complete
-/// records, and where the last of them starts and its body lies. For finding the end of a long log
-/// without decoding it. A bad length prefix is an error at its offset in `bytes`.
+/// records, and the last of them. For finding the end of a long log without decoding it. A bad length
+/// prefix is an error at its offset in `bytes`.
 pub(crate) fn skim_binary(
     bytes: &[u8],
     max_record_bytes: usize,
-) -> Result<(usize, Option<(usize, std::ops::Range<usize>)>), (usize, DecodeErrorKind)> {
+) -> Result<(usize, Option<Frame>), (usize, DecodeErrorKind)> {
     let (mut at, mut last) = (0, None);
     loop {
         let rest = &bytes[at..];
@@ -280,7 +286,7 @@ pub(crate) fn skim_binary(
         if rest.len() < end {
             return Ok((at, last));
         }
-        last = Some((at, at + prefix..at + end));
+        last = Some(Frame { start: at, body: at + prefix..at + end });
         at += end;
     }
 }
