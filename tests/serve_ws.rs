@@ -22,7 +22,7 @@ fn spawn_ws_with(
     extra: &[&str],
 ) -> (std::process::Child, String, std::path::PathBuf) {
     let stderr_path = dir.join("ws-stderr.txt");
-    let child = dbl()
+    let mut child = dbl()
         .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "20", "--log", log.to_str().unwrap()])
         .args(extra)
         .stdin(std::process::Stdio::null())
@@ -37,7 +37,11 @@ fn spawn_ws_with(
             let url = stderr[at + "listening on ".len()..].lines().next().unwrap().trim().to_string();
             return (child, url, stderr_path);
         }
-        assert!(Instant::now() < deadline, "no address on stderr: {stderr}");
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("no address on stderr: {stderr}");
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -14,6 +14,8 @@ pub type Answer = BoxFuture<'static, HttpResponse>;
 /// What one layer takes from the stream of requests.
 pub trait Intercept: Clone {
     /// The answer to `request` if this layer takes it; else the request, to go on.
+    // The request goes on to the next layer as it came: boxing it would allocate for every request.
+    #[allow(clippy::result_large_err)]
     fn intercept<B: Send + 'static>(&self, request: HttpRequest<B>) -> Result<Answer, HttpRequest<B>>;
 }
 

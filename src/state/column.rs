@@ -112,7 +112,9 @@ impl<T> Column<T> {
             .enumerate()
             .filter(|(_, (_, print))| print.is_none())
             .collect();
-        let print_all = |todo: &mut [(usize, ((&Vec<T>, &mut [Option<Print>]), &mut Option<Print>))]| {
+        // (chunk number, ((its entities, its blocks' prints), its print))
+        type Todo<'a, T> = (usize, ((&'a Vec<T>, &'a mut [Option<Print>]), &'a mut Option<Print>));
+        let print_all = |todo: &mut [Todo<T>]| {
             for (c, ((chunk, blocks), print)) in todo {
                 **print = Some(print_chunk(*c, chunk, blocks));
             }
