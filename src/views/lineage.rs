@@ -102,6 +102,15 @@ pub struct LineageView {
     pub edges: Vec<LineageEdge>,
     /// The neighbour lists cut at `fanoutLimit`.
     pub truncated: Vec<Truncation>,
+    /// The entities `nodes` names, for the index (which would otherwise look each name up again).
+    #[serde(skip)]
+    mentioned: Mentioned,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Mentioned {
+    partitions: Vec<PartitionIx>,
+    job_runs: Vec<JobRunIx>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,13 +152,9 @@ pub struct Truncation {
 }
 
 impl HasRelatedIds for LineageView {
-    fn related_ids(&self, state: &BuildState, ids: &mut RelatedIds) {
-        for node in &self.nodes {
-            match node {
-                LineageNode::Partition { uuid, .. } => ids.partition(state, uuid),
-                LineageNode::JobRun { job_run_id } => ids.job_run(state, job_run_id),
-            }
-        }
+    fn related_ids(&self, _: &BuildState, ids: &mut RelatedIds) {
+        self.mentioned.partitions.iter().for_each(|&p| ids.partition_ix(p));
+        self.mentioned.job_runs.iter().for_each(|&r| ids.job_run_ix(r));
     }
 }
 
@@ -187,6 +192,7 @@ pub fn lineage(state: &BuildState, params: &LineageParams) -> Result<Response<Li
         nodes: graph.nodes,
         edges: graph.edges,
         truncated: graph.truncated,
+        mentioned: graph.mentioned,
     };
     Ok(respond(state, view))
 }
@@ -206,6 +212,7 @@ struct Graph<'a> {
     state: &'a BuildState,
     fanout: usize,
     nodes: Vec<LineageNode>,
+    mentioned: Mentioned,
     seen_partitions: HashSet<PartitionIx>,
     seen_runs: HashSet<JobRunIx>,
     edges: Vec<LineageEdge>,
@@ -219,6 +226,7 @@ impl<'a> Graph<'a> {
             state,
             fanout: DEFAULT_FANOUT_LIMIT as usize,
             nodes: Vec::new(),
+            mentioned: Mentioned::default(),
             seen_partitions: HashSet::default(),
             seen_runs: HashSet::default(),
             edges: Vec::new(),
@@ -232,6 +240,7 @@ impl<'a> Graph<'a> {
         let new = self.seen_partitions.insert(p);
         if new {
             self.nodes.push(LineageNode::Partition { uuid: uuid_of(self.state, p), hops });
+            self.mentioned.partitions.push(p);
         }
         new
     }
@@ -239,6 +248,7 @@ impl<'a> Graph<'a> {
     fn add_run(&mut self, r: JobRunIx) {
         if self.seen_runs.insert(r) {
             self.nodes.push(LineageNode::JobRun { job_run_id: self.state.job_run_id(r).to_owned() });
+            self.mentioned.job_runs.push(r);
         }
     }
 

@@ -139,6 +139,16 @@ impl RelatedIds {
         }
     }
 
+    /// An instance the result holds by index.
+    pub fn partition_ix(&mut self, ix: PartitionIx) {
+        self.partitions.insert(ix);
+    }
+
+    /// A job run the result holds by index.
+    pub fn job_run_ix(&mut self, ix: JobRunIx) {
+        self.job_runs.insert(ix);
+    }
+
     pub fn job_run(&mut self, state: &BuildState, id: &str) {
         if let Some(ix) = state.find_job_run(id) {
             self.job_runs.insert(ix);
