@@ -73,10 +73,9 @@ impl LogAppender {
         Ok(stamped)
     }
 
-    /// Reads what others appended since we last looked, to learn the last event id. A file that
-    /// shrank (truncated or replaced) is read again from the start.
     /// Learns where the log's records end and the id of the last one, reading only what was appended
-    /// since the last look. A binary log is skimmed by its length prefixes and only its last record is
+    /// since the last look (a file that shrank, truncated or replaced, is read again from the start).
+    /// A binary log is skimmed by its length prefixes and only its last record is
     /// decoded; a JSON-lines log is read backward to its last line. So an append to a log of tens of
     /// millions of events (each `dbl exec`, each `dbl emit`) reads the log's framing at most, in blocks,
     /// never the whole log into memory.
@@ -165,7 +164,7 @@ impl LogAppender {
 
     /// Reads a JSON-lines log backward from `len` (not before `from`) to its last non-blank line.
     fn last_json_line(&self, file: &mut File, from: u64, len: u64) -> io::Result<Tail> {
-        let mut window = SKIM_BLOCK as u64 / 64;
+        let mut window = FIRST_LOOK;
         loop {
             let start = len.saturating_sub(window).max(from);
             file.seek(SeekFrom::Start(start))?;
@@ -206,6 +205,8 @@ impl LogAppender {
 
 /// Bytes read at a time when skimming a log.
 const SKIM_BLOCK: usize = 4 << 20;
+/// Bytes read first at either end of a log: its start for the format, its end for the last line.
+const FIRST_LOOK: u64 = 64 << 10;
 
 /// What [`LogAppender::catch_up`] learns from the bytes it had not seen.
 struct Tail {
@@ -220,10 +221,11 @@ struct Tail {
 fn sniff_file(file: &mut File) -> io::Result<Option<LogFormat>> {
     file.seek(SeekFrom::Start(0))?;
     let mut start = Vec::new();
-    file.take(SKIM_BLOCK as u64 / 64).read_to_end(&mut start)?;
+    file.take(FIRST_LOOK).read_to_end(&mut start)?;
     Ok(sniff(&start))
 }
 
+/// Milliseconds since the epoch, for event timestamps.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

@@ -159,21 +159,14 @@ impl Decoder {
         let mut at = 0;
         loop {
             let rest = &bytes[at..];
-            let Some((length, prefix)) = read_varint(rest).map_err(|kind| self.error_at(0, kind))? else {
+            let Some(body) = next_frame(rest, self.max_record_bytes).map_err(|kind| self.error_at(0, kind))? else {
                 return Ok(at);
             };
-            if length > self.max_record_bytes as u64 {
-                return Err(self.error_at(0, DecodeErrorKind::RecordTooLarge { length, max: self.max_record_bytes }));
-            }
-            let end = prefix + length as usize;
-            if rest.len() < end {
-                return Ok(at);
-            }
-            let event = DataBuildEvent::decode(&rest[prefix..end])
+            let event = DataBuildEvent::decode(&rest[body.clone()])
                 .map_err(|e| self.error_at(0, DecodeErrorKind::Protobuf(e.to_string())))?;
             sink(LogRecord { offset: self.offset, event });
-            self.offset += end as u64;
-            at += end;
+            self.offset += body.end as u64;
+            at += body.end;
         }
     }
 
@@ -276,19 +269,22 @@ pub(crate) fn skim_binary(
     max_record_bytes: usize,
 ) -> Result<(usize, Option<Frame>), (usize, DecodeErrorKind)> {
     let (mut at, mut last) = (0, None);
-    loop {
-        let rest = &bytes[at..];
-        let Some((length, prefix)) = read_varint(rest).map_err(|kind| (at, kind))? else { return Ok((at, last)) };
-        if length > max_record_bytes as u64 {
-            return Err((at, DecodeErrorKind::RecordTooLarge { length, max: max_record_bytes }));
-        }
-        let end = prefix + length as usize;
-        if rest.len() < end {
-            return Ok((at, last));
-        }
-        last = Some(Frame { start: at, body: at + prefix..at + end });
-        at += end;
+    while let Some(body) = next_frame(&bytes[at..], max_record_bytes).map_err(|kind| (at, kind))? {
+        last = Some(Frame { start: at, body: at + body.start..at + body.end });
+        at += body.end;
     }
+    Ok((at, last))
+}
+
+/// The body of the length-prefixed record at the start of `bytes` (the record ends where the body
+/// does); `Ok(None)` if the bytes end inside it.
+fn next_frame(bytes: &[u8], max_record_bytes: usize) -> Result<Option<std::ops::Range<usize>>, DecodeErrorKind> {
+    let Some((length, prefix)) = read_varint(bytes)? else { return Ok(None) };
+    if length > max_record_bytes as u64 {
+        return Err(DecodeErrorKind::RecordTooLarge { length, max: max_record_bytes });
+    }
+    let end = prefix + length as usize;
+    Ok((bytes.len() >= end).then_some(prefix..end))
 }
 
 /// Reads a protobuf varint. `Ok(None)` means the bytes end inside it (wait for more).
