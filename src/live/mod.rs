@@ -298,13 +298,35 @@ struct PollSender {
     news: Arc<AtomicUsize>,
 }
 
+/// What became of a poll handed to [`PollSender::send`].
+enum Sent {
+    Taken,
+    /// An idle poll dropped because the ingest thread is busy; whether it carried a checkpoint.
+    Dropped { checkpoint: bool },
+    /// The ingest thread is gone.
+    Gone,
+}
+
 impl PollSender {
-    /// Sends `polled`, waiting for room; `false` when the ingest thread is gone.
-    fn send(&self, polled: Polled) -> bool {
+    /// Sends `polled`, waiting for room, unless it found nothing: a poll that found nothing waits for
+    /// no one, and while the ingest thread is busy (saving a snapshot) it is dropped, so the reader goes
+    /// on polling and sees new records at once.
+    fn send(&self, polled: Polled) -> Sent {
+        let idle = matches!(&polled.polled, Ok(Poll::Read(read)) if read.bytes_read == 0);
+        if idle {
+            return match self.polls.try_send(polled) {
+                Ok(()) => Sent::Taken,
+                Err(mpsc::TrySendError::Full(dropped)) => Sent::Dropped { checkpoint: dropped.checkpoint.is_some() },
+                Err(mpsc::TrySendError::Disconnected(_)) => Sent::Gone,
+            };
+        }
         if polled.news {
             self.news.fetch_add(1, Ordering::Relaxed);
         }
-        self.polls.send(polled).is_ok()
+        match self.polls.send(polled) {
+            Ok(()) => Sent::Taken,
+            Err(_) => Sent::Gone,
+        }
     }
 }
 
@@ -364,17 +386,11 @@ fn read_log(
             checkpoint,
             news: !nothing,
         };
-        let idle = matches!(&message.polled, Ok(Poll::Read(read)) if read.bytes_read == 0);
-        if idle {
-            // A poll that found nothing new waits for no one: while the ingest thread is busy (saving a
-            // snapshot) it is dropped, so the reader goes on polling and sees new records at once.
-            match polls.polls.try_send(message) {
-                Ok(()) => {}
-                Err(mpsc::TrySendError::Full(dropped)) => read_since_checkpoint |= dropped.checkpoint.is_some(),
-                Err(mpsc::TrySendError::Disconnected(_)) => break,
-            }
-        } else if !polls.send(message) {
-            break;
+        match polls.send(message) {
+            Sent::Taken => {}
+            // Its checkpoint is taken again at the next idle poll.
+            Sent::Dropped { checkpoint } => read_since_checkpoint |= checkpoint,
+            Sent::Gone => break,
         }
         // Free what the ingest thread has finished with while waiting.
         while let Ok(batch) = spent.try_recv() {

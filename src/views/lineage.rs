@@ -107,10 +107,11 @@ pub struct LineageView {
     mentioned: Mentioned,
 }
 
+/// The graph's seen-sets: each node's entity, once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Mentioned {
-    partitions: Vec<PartitionIx>,
-    job_runs: Vec<JobRunIx>,
+    partitions: HashSet<PartitionIx>,
+    job_runs: HashSet<JobRunIx>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -192,7 +193,7 @@ pub fn lineage(state: &BuildState, params: &LineageParams) -> Result<Response<Li
         nodes: graph.nodes,
         edges: graph.edges,
         truncated: graph.truncated,
-        mentioned: graph.mentioned,
+        mentioned: Mentioned { partitions: graph.seen_partitions, job_runs: graph.seen_runs },
     };
     Ok(respond(state, view))
 }
@@ -212,7 +213,6 @@ struct Graph<'a> {
     state: &'a BuildState,
     fanout: usize,
     nodes: Vec<LineageNode>,
-    mentioned: Mentioned,
     seen_partitions: HashSet<PartitionIx>,
     seen_runs: HashSet<JobRunIx>,
     edges: Vec<LineageEdge>,
@@ -226,7 +226,6 @@ impl<'a> Graph<'a> {
             state,
             fanout: DEFAULT_FANOUT_LIMIT as usize,
             nodes: Vec::new(),
-            mentioned: Mentioned::default(),
             seen_partitions: HashSet::default(),
             seen_runs: HashSet::default(),
             edges: Vec::new(),
@@ -240,7 +239,6 @@ impl<'a> Graph<'a> {
         let new = self.seen_partitions.insert(p);
         if new {
             self.nodes.push(LineageNode::Partition { uuid: uuid_of(self.state, p), hops });
-            self.mentioned.partitions.push(p);
         }
         new
     }
@@ -248,7 +246,6 @@ impl<'a> Graph<'a> {
     fn add_run(&mut self, r: JobRunIx) {
         if self.seen_runs.insert(r) {
             self.nodes.push(LineageNode::JobRun { job_run_id: self.state.job_run_id(r).to_owned() });
-            self.mentioned.job_runs.push(r);
         }
     }
 

@@ -135,7 +135,7 @@ impl RelatedIds {
     /// An instance named by its UUID text (ignored if the state does not know it).
     pub fn partition(&mut self, state: &BuildState, uuid: &str) {
         if let Some(ix) = Uuid::parse_str(uuid).ok().and_then(|u| state.find_partition(&u)) {
-            self.partitions.insert(ix);
+            self.partition_ix(ix);
         }
     }
 
@@ -151,7 +151,7 @@ impl RelatedIds {
 
     pub fn job_run(&mut self, state: &BuildState, id: &str) {
         if let Some(ix) = state.find_job_run(id) {
-            self.job_runs.insert(ix);
+            self.job_run_ix(ix);
         }
     }
 
