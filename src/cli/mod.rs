@@ -30,8 +30,8 @@ use anyhow::Context;
 use crate::live::TableStatus;
 use crate::log::source::{Position, SourceSpec};
 use crate::log::tail::Poll;
-use crate::log::{load_file, DecodeError, LoadedLog};
-use crate::state::BuildState;
+use crate::log::{load_file_prepared, DecodeError, LoadedLog, LogRecord};
+use crate::state::{BuildState, Prepared};
 use progress::Progress;
 
 /// What loading a whole source found, besides the state.
@@ -80,7 +80,7 @@ pub fn load_source(log: &str) -> anyhow::Result<(BuildState, Loaded)> {
 /// `load_file` does for files), so a large table loads on both cores.
 fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
     let shown = spec.display();
-    let (batches_tx, batches) = std::sync::mpsc::sync_channel::<Vec<crate::log::LogRecord>>(4);
+    let (batches_tx, batches) = std::sync::mpsc::sync_channel::<Vec<(LogRecord, Prepared)>>(4);
     let mut state = BuildState::new();
     let (source, error) = std::thread::scope(|scope| {
         // The sender moves into the reader: the loop below ends when the reader does.
@@ -88,7 +88,10 @@ fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
             let mut source = spec.open();
             loop {
                 let mut batch = Vec::new();
-                let polled = source.poll(crate::live::READ_BUDGET, &mut |record| batch.push(record));
+                let polled = source.poll(crate::live::READ_BUDGET, &mut |record| {
+                    let prepared = Prepared::of(&record.event);
+                    batch.push((record, prepared))
+                });
                 // The source's errors name it already.
                 let polled = polled.map_err(|e| anyhow::anyhow!("cannot read the event log: {e}"))?;
                 let _ = batches_tx.send(batch);
@@ -103,8 +106,8 @@ fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
             }
         });
         for batch in batches {
-            for record in &batch {
-                state.apply(&record.event, record.offset);
+            for (record, prepared) in &batch {
+                state.apply_prepared(&record.event, record.offset, prepared);
             }
         }
         reader.join().expect("the reading thread does not panic")
@@ -126,11 +129,12 @@ pub fn load_state(path: &Path) -> anyhow::Result<(BuildState, LoadedLog)> {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let mut progress = Progress::new("loading", "bytes", size, 64 << 20);
     let mut state = BuildState::new();
-    let loaded = load_file(path, &mut |record| {
+    let prepare = |record: &LogRecord| Prepared::of(&record.event);
+    let loaded = load_file_prepared(path, prepare, &mut |record, prepared| {
         if state.events_applied().is_multiple_of(65_536) {
             progress.update(record.offset);
         }
-        state.apply(&record.event, record.offset);
+        state.apply_prepared(&record.event, record.offset, prepared);
     })
     .with_context(|| format!("cannot read event log {}", path.display()))?;
     progress.finish();

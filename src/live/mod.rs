@@ -33,7 +33,7 @@ use crate::log::follow::{Follower, Step};
 use crate::log::source::{Checkpoint, Position, Source, SourceSpec};
 use crate::log::tail::{found_nothing, Poll, Read, Waiter, WakeReason};
 use crate::log::LogRecord;
-use crate::state::BuildState;
+use crate::state::{BuildState, Prepared};
 pub use changes::{LineageChange, Published, SubscribeParams};
 pub use lock::LongRead;
 use lock::StateLock;
@@ -278,10 +278,13 @@ impl Drop for Live {
     }
 }
 
+/// Records with their [`Prepared`] part, made on the reader thread so the ingest thread only applies.
+type PreparedRecords = Vec<(LogRecord, Prepared)>;
+
 /// One poll of the log, from the reader thread to the ingest thread.
 struct Polled {
     polled: std::io::Result<Poll>,
-    records: Vec<LogRecord>,
+    records: PreparedRecords,
     format: Option<&'static str>,
     position: Position,
     table: Option<TableStatus>,
@@ -339,7 +342,7 @@ fn read_log(
     poll_every: Duration,
     stop: Arc<AtomicBool>,
     polls: PollSender,
-    spent: mpsc::Receiver<Vec<LogRecord>>,
+    spent: mpsc::Receiver<PreparedRecords>,
     checkpoints: bool,
 ) {
     let mut waiter = Waiter::new(wake, poll_every);
@@ -355,7 +358,10 @@ fn read_log(
             }
             Err(_) => Vec::new(),
         };
-        let polled = source.poll(READ_BUDGET, &mut |record| records.push(record));
+        let polled = source.poll(READ_BUDGET, &mut |record| {
+            let prepared = Prepared::of(&record.event);
+            records.push((record, prepared))
+        });
         let read_more = match &polled {
             Ok(Poll::Reset(_)) => true,
             Ok(Poll::Read(read)) => !read.at_end,
@@ -506,7 +512,7 @@ impl Worker {
         let (polls_tx, polls) = mpsc::sync_channel::<Polled>(2);
         let news = Arc::new(AtomicUsize::new(0));
         let polls_tx = PollSender { polls: polls_tx, news: news.clone() };
-        let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
+        let (spent, spent_rx) = mpsc::channel::<PreparedRecords>();
         let mut source = self.source.open();
         let mut saver = self.options.snapshot.clone().map(Saver::new);
         if let Some(saver) = &mut saver {
@@ -717,7 +723,7 @@ impl Worker {
 
     /// Applies records in short write-locked batches, publishing what changed when recording, and
     /// runs `finish` under the write lock that applied the last of them.
-    fn apply<R>(&self, records: &[LogRecord], finish: impl FnOnce(&mut BuildState) -> R) -> R {
+    fn apply<R>(&self, records: &[(LogRecord, Prepared)], finish: impl FnOnce(&mut BuildState) -> R) -> R {
         let mut rest = records;
         let mut finish = Some(finish);
         loop {
@@ -726,8 +732,8 @@ impl Worker {
                 let mut state = self.write();
                 let started = Instant::now();
                 let mut applied = 0;
-                for record in rest.iter().take(APPLY_BATCH) {
-                    state.apply(&record.event, record.offset);
+                for (record, prepared) in rest.iter().take(APPLY_BATCH) {
+                    state.apply_prepared(&record.event, record.offset, prepared);
                     let changes = state.take_changes();
                     if !changes.is_empty() {
                         notices.push(changes::resolve_event(&state, record.event.event_id, record.offset, changes));

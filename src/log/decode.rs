@@ -308,6 +308,9 @@ pub(crate) fn parse_json_event(line: &[u8]) -> Result<DataBuildEvent, DecodeErro
     let line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
     // Checked once here, so serde_json reads it as text and does not check each string again.
     let line = std::str::from_utf8(line).map_err(|_| DecodeErrorKind::NotUtf8)?;
+    if let Some(event) = super::json_event::parse(line) {
+        return Ok(event);
+    }
     serde_json::from_str(line)
         .map_err(|e| DecodeErrorKind::Json { column: e.column(), message: strip_serde_position(&e.to_string()) })
 }

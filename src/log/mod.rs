@@ -7,6 +7,7 @@
 mod append;
 mod decode;
 mod encode;
+mod json_event;
 pub mod follow;
 mod read;
 pub mod source;
@@ -15,7 +16,7 @@ pub mod tail;
 pub use append::{format_for_new_log, now_ms, LogAppender};
 pub use decode::{DecodeError, DecodeErrorKind, Decoder, DEFAULT_MAX_RECORD_BYTES};
 pub use encode::{encode_record, EventWriter};
-pub use read::{load_file, LoadedLog};
+pub use read::{load_file, load_file_prepared, LoadedLog};
 
 use crate::proto::DataBuildEvent;
 

@@ -28,15 +28,25 @@ const BATCH: usize = 1024;
 /// is freed by the thread that allocated it.
 /// Decoding stops at the first bad record; its error is in the result, not an `Err` (that is only for I/O).
 pub fn load_file(path: &Path, sink: &mut dyn FnMut(&LogRecord)) -> io::Result<LoadedLog> {
+    load_file_prepared(path, |_| (), &mut |record, ()| sink(record))
+}
+
+/// [`load_file`], with `prepare` run on each record on the decoding thread and its result handed to
+/// `sink` with the record: work that needs the record alone leaves the caller's thread.
+pub fn load_file_prepared<P: Send>(
+    path: &Path,
+    prepare: impl Fn(&LogRecord) -> P + Send,
+    sink: &mut dyn FnMut(&LogRecord, &P),
+) -> io::Result<LoadedLog> {
     let file = File::open(path)?;
-    let (batches_tx, batches) = mpsc::sync_channel::<Vec<LogRecord>>(4);
-    let (spent, spent_rx) = mpsc::channel::<Vec<LogRecord>>();
+    let (batches_tx, batches) = mpsc::sync_channel::<Vec<(LogRecord, P)>>(4);
+    let (spent, spent_rx) = mpsc::channel::<Vec<(LogRecord, P)>>();
     std::thread::scope(|scope| {
-        let decoding = scope.spawn(move || decode_file(file, batches_tx, spent_rx));
+        let decoding = scope.spawn(move || decode_file(file, prepare, batches_tx, spent_rx));
         let mut records = 0u64;
         for batch in batches {
             records += batch.len() as u64;
-            batch.iter().for_each(&mut *sink);
+            batch.iter().for_each(|(record, prepared)| sink(record, prepared));
             // The decoder may have finished already; then this batch is freed here.
             let _ = spent.send(batch);
         }
@@ -46,16 +56,18 @@ pub fn load_file(path: &Path, sink: &mut dyn FnMut(&LogRecord)) -> io::Result<Lo
     })
 }
 
-fn decode_file(
+fn decode_file<P>(
     mut file: File,
-    batches: mpsc::SyncSender<Vec<LogRecord>>,
-    spent: mpsc::Receiver<Vec<LogRecord>>,
+    prepare: impl Fn(&LogRecord) -> P,
+    batches: mpsc::SyncSender<Vec<(LogRecord, P)>>,
+    spent: mpsc::Receiver<Vec<(LogRecord, P)>>,
 ) -> io::Result<LoadedLog> {
     let mut decoder = Decoder::new();
     let mut block = vec![0u8; 4 << 20];
     let mut batch = Vec::with_capacity(BATCH);
-    let push = |record: LogRecord, batch: &mut Vec<LogRecord>| {
-        batch.push(record);
+    let push = |record: LogRecord, batch: &mut Vec<(LogRecord, P)>| {
+        let prepared = prepare(&record);
+        batch.push((record, prepared));
         if batch.len() == BATCH {
             let next = match spent.try_recv() {
                 Ok(mut reused) => {

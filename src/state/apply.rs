@@ -8,9 +8,36 @@ use crate::proto::{self, data_build_event::Event, event_source, DataBuildEvent};
 
 use super::*;
 
+/// What applying an event needs that depends on the event alone: made by [`Prepared::of`] on
+/// whichever thread decodes, so a bulk load hashes on the decoding thread while the state applies.
+#[derive(Debug, Default, Clone)]
+pub struct Prepared {
+    /// A buffer event's instance UUIDs, one per `building_partitions` entry (SHA-1 is the dearest
+    /// part of applying one).
+    built: SmallVec<[Uuid; 2]>,
+}
+
+impl Prepared {
+    pub fn of(event: &DataBuildEvent) -> Prepared {
+        let built = match &event.event {
+            Some(Event::JobRunBufferV1(e)) => {
+                e.building_partitions.iter().map(|p| built_partition_uuid(&e.job_run_id, &p.r#ref)).collect()
+            }
+            _ => SmallVec::new(),
+        };
+        Prepared { built }
+    }
+}
+
 impl BuildState {
     /// Applies one event. `offset` is where its record starts in the log, for diagnostics only.
     pub fn apply(&mut self, event: &DataBuildEvent, offset: u64) {
+        self.apply_prepared(event, offset, &Prepared::of(event));
+    }
+
+    /// [`BuildState::apply`] with the event's [`Prepared`] part made already (by [`Prepared::of`]
+    /// on this event: anything else breaks the state).
+    pub fn apply_prepared(&mut self, event: &DataBuildEvent, offset: u64, prepared: &Prepared) {
         let at = Stamp { timestamp: event.timestamp, event_id: event.event_id };
         let cx = Cx { at, offset };
         self.digest.take();
@@ -26,7 +53,7 @@ impl BuildState {
         self.events_applied += 1;
         self.last_event = Some(at);
         match &event.event {
-            Some(Event::JobRunBufferV1(e)) => self.job_run_buffer(&cx, e),
+            Some(Event::JobRunBufferV1(e)) => self.job_run_buffer(&cx, e, &prepared.built),
             Some(Event::JobRunQueueV1(e)) => self.job_run_queue(&cx, &e.job_run_id),
             Some(Event::JobRunHeartbeatV1(e)) => self.job_run_heartbeat(&cx, &e.job_run_id),
             Some(Event::JobRunSuccessV1(e)) => self.job_run_success(&cx, e),
@@ -46,7 +73,7 @@ impl BuildState {
 
     // ---- job runs -------------------------------------------------------------------------------
 
-    fn job_run_buffer(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1) {
+    fn job_run_buffer(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1, built: &[Uuid]) {
         if e.job_run_id.is_empty() {
             return self.diagnose(cx, "job run buffer with an empty job_run_id; ignored".into());
         }
@@ -56,7 +83,7 @@ impl BuildState {
         }
         let ix = JobRunIx(id);
         let label = LabelId(self.labels.intern(&e.job_label).0);
-        let outputs = self.buffered_outputs(cx, e, ix);
+        let outputs = self.buffered_outputs(cx, e, built, ix);
         let attributions = self.want_attributions(cx, e);
         self.job_runs.push(JobRun::new(label, cx.at, outputs));
         self.record(cx, Change::JobRunStatus { job_run: ix, from: None, to: JobRunStatus::Queued });
@@ -73,11 +100,16 @@ impl BuildState {
     }
 
     /// A new Building instance for each partition the run will build (a repeated one only once).
-    fn buffered_outputs(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1, ix: JobRunIx) -> Ids<PartitionIx> {
+    fn buffered_outputs(
+        &mut self,
+        cx: &Cx,
+        e: &proto::JobRunBufferEventV1,
+        built: &[Uuid],
+        ix: JobRunIx,
+    ) -> Ids<PartitionIx> {
         let mut outputs = Ids::with_capacity(e.building_partitions.len());
-        for partition in &e.building_partitions {
+        for (partition, &uuid) in e.building_partitions.iter().zip(built) {
             let ref_id = self.intern_ref(&partition.r#ref);
-            let uuid = built_partition_uuid(&e.job_run_id, &partition.r#ref);
             if self.find_partition(&uuid).is_some() {
                 let message = format!(
                     "job run {} lists {} twice in building_partitions; built once",

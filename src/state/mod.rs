@@ -15,6 +15,7 @@ mod want_status;
 
 use uuid::Uuid;
 
+pub use apply::Prepared;
 pub use column::Column;
 
 pub use identity::{built_partition_uuid, external_partition_uuid, PARTITION_NAMESPACE};
