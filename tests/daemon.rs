@@ -465,8 +465,11 @@ fn an_editor_forwards_to_a_team_daemon_over_websocket_with_its_token() {
     assert!(locations.iter().all(|l| l["uri"] == "file:///w/p.py"), "only open documents: {definition}");
     // `dbl daemon status` counts the editor on /lsp (it has no socket session).
     wait_until("the /lsp session listed", || daemons(runtime.path()).first().is_some_and(|d| d["lspSessions"] == 1));
-    let listed = String::from_utf8(daemon_cmd(runtime.path(), &["status"]).stdout).unwrap();
-    assert!(listed.contains("0 sessions [] + 1 on /lsp"), "{listed}");
+    // Each `status` checks that the daemon answers by connecting to its socket, a session the daemon lists
+    // until it sees it end: the text is waited for, not read once.
+    wait_until("`0 sessions [] + 1 on /lsp` in the text listing", || {
+        String::from_utf8_lossy(&daemon_cmd(runtime.path(), &["status"]).stdout).contains("0 sessions [] + 1 on /lsp")
+    });
     // An editor on /lsp keeps the daemon from exiting idle (--idle-timeout 2); it exits once the editor leaves.
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(client.result("databuild/status", json!({}))["eventsApplied"], 15);

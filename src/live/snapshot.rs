@@ -21,8 +21,9 @@ use crate::log::source::Checkpoint;
 use crate::state::BuildState;
 
 const MAGIC: &[u8; 8] = b"DBLSNAP1";
-/// The layout above; bumped when it changes. The state's own encoding is pinned by `version`.
-const FORMAT: u32 = 1;
+/// The layout above; bumped when it changes, or when the state's encoding changes within one `version`
+/// (2: digest prints became XXH3-128).
+const FORMAT: u32 = 2;
 
 /// Where and when a live state is saved.
 #[derive(Debug, Clone)]

@@ -1,13 +1,15 @@
 //! A deterministic fingerprint of a whole [`BuildState`]: equal digests mean equal answers.
 //!
-//! It walks every entity in creation order (a property of the log, not of any hash map) and feeds a
-//! length-prefixed encoding of each field to BLAKE3. Diagnostics are left out: they carry byte
-//! offsets, which differ between the binary and JSON forms of one log.
+//! It walks every entity in creation order (a property of the log, not of any hash map) and prints a
+//! length-prefixed encoding of each field, 64 entities to a block, with XXH3-128 ([`Column::print`]);
+//! the digest is BLAKE3 over the counters and the columns' prints. Diagnostics are left out: they
+//! carry byte offsets, which differ between the binary and JSON forms of one log.
 
 use super::*;
 
 impl BuildState {
-    /// Hex BLAKE3 of the canonical encoding of the state (cached until the next event).
+    /// Hex BLAKE3 of the counters and the prints of the canonical encoding of the state (cached until
+    /// the next event).
     pub fn digest(&self) -> String {
         self.digest.get_or_init(|| self.compute_digest()).clone()
     }
@@ -16,13 +18,13 @@ impl BuildState {
     /// column prints blocks of entities and keeps the prints until they change ([`Column::print`]),
     /// so after the first digest only what changed is hashed again.
     fn compute_digest(&self) -> String {
-        let mut h = Feed::new();
-        h.u64(self.events_applied);
-        h.stamp(self.last_event);
+        let mut counters = Feed::default();
+        counters.u64(self.events_applied);
+        counters.stamp(self.last_event);
         let block = |feed: &dyn Fn(&mut Feed, u32), first: usize, len: usize| {
-            let mut f = Feed::new();
+            let mut f = Feed::default();
             (first..first + len).for_each(|i| feed(&mut f, i as u32));
-            f.finish_bytes()
+            f.print()
         };
         let refs = self.ref_entries.print(|first, b| block(&|f, i| self.feed_ref(f, RefId(i)), first, b.len()));
         let runs = self.job_runs.print(|first, b| block(&|f, i| self.feed_job_run(f, JobRunIx(i)), first, b.len()));
@@ -30,10 +32,11 @@ impl BuildState {
         let parts =
             self.partitions.print(|first, b| block(&|f, i| self.feed_partition(f, PartitionIx(i)), first, b.len()));
         let taints = self.taints.print(|first, b| block(&|f, i| self.feed_taint(f, TaintIx(i)), first, b.len()));
-        for print in [refs, runs, wants, parts, taints] {
-            h.bytes(&print);
+        let mut digest = blake3::Hasher::new();
+        for print in [counters.print(), refs, runs, wants, parts, taints] {
+            digest.update(&print);
         }
-        h.finish()
+        digest.finalize().to_hex().to_string()
     }
 
     fn feed_ref(&self, h: &mut Feed, r: RefId) {
@@ -124,24 +127,19 @@ impl BuildState {
     }
 }
 
-/// Bytes gathered before each hasher update: many tiny updates cost more than the hashing itself.
+/// Bytes gathered before each hasher update: many tiny updates cost more than the hashing itself,
+/// and a block's whole encoding (megabytes for a partition read by thousands of runs) would leave
+/// large buffers behind, raising the peak RSS of a load.
 const FEED_BUFFER: usize = 64 * 1024;
 
+/// The canonical encoding of what is being printed, hashed as it comes.
+#[derive(Default)]
 struct Feed {
-    hasher: blake3::Hasher,
+    hasher: xxhash_rust::xxh3::Xxh3,
     buffer: Vec<u8>,
 }
 
 impl Feed {
-    fn new() -> Feed {
-        Feed { hasher: blake3::Hasher::new(), buffer: Vec::new() }
-    }
-
-    fn finish_bytes(mut self) -> [u8; 32] {
-        self.hasher.update(&self.buffer);
-        *self.hasher.finalize().as_bytes()
-    }
-
     fn bytes(&mut self, bytes: &[u8]) {
         if self.buffer.len() + bytes.len() > FEED_BUFFER {
             self.hasher.update(&self.buffer);
@@ -150,9 +148,10 @@ impl Feed {
         self.buffer.extend_from_slice(bytes);
     }
 
-    fn finish(mut self) -> String {
+    /// The print of everything fed: XXH3-128, as [`column::print_bytes`] of it all at once.
+    fn print(mut self) -> column::Print {
         self.hasher.update(&self.buffer);
-        self.hasher.finalize().to_hex().to_string()
+        self.hasher.digest128().to_le_bytes()
     }
 
     fn u64(&mut self, value: u64) {
