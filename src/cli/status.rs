@@ -73,9 +73,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
             None => eprintln!(),
         }
     }
-    // The process ends next: freeing a large state entity by entity would take almost as long as
-    // loading it, for nothing.
-    std::mem::forget(state);
+    super::end_with(state);
     Ok(())
 }
 

@@ -183,7 +183,12 @@ fn show(view: &ViewOptions, query: &Query) -> anyhow::Result<()> {
     let asked = if view.no_daemon { None } else { crate::daemon::ask::ask(&log, "databuild/render", params)? };
     let text = match asked {
         Some(answer) => answer["text"].as_str().unwrap_or_default().to_string(),
-        None => answer(&load(&view.log)?, query, view.format, color)?,
+        None => {
+            let state = load(&view.log)?;
+            let text = answer(&state, query, view.format, color)?;
+            super::end_with(state);
+            text
+        }
     };
     super::print_out(&text)
 }
