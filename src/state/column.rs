@@ -40,10 +40,16 @@ pub fn print_bytes(bytes: &[u8]) -> Print {
 struct Prints {
     blocks: Vec<Option<Print>>,
     chunks: Vec<Option<Print>>,
+    /// Entities from here on are in chunks that did not exist at the last print: they have no prints to
+    /// forget. A load prints nothing until its end, so its changes cost nothing here.
+    unprinted_from: usize,
 }
 
 impl Prints {
     fn forget(&mut self, i: usize) {
+        if i >= self.unprinted_from {
+            return;
+        }
         let (block, chunk) = (i >> BLOCK_BITS, i >> CHUNK_BITS);
         if self.blocks.len() <= block {
             self.blocks.resize(block + 1, None);
@@ -53,6 +59,12 @@ impl Prints {
         }
         self.blocks[block] = None;
         self.chunks[chunk] = None;
+    }
+
+    /// A slot (unprinted, if new) for every block and chunk of a column of `len` entities.
+    fn cover(&mut self, len: usize) {
+        self.blocks.resize(self.blocks.len().max(len.div_ceil(BLOCK)), None);
+        self.chunks.resize(self.chunks.len().max(len.div_ceil(CHUNK)), None);
     }
 }
 
@@ -103,7 +115,9 @@ impl<T> Column<T> {
         T: Sync,
     {
         let mut prints = self.prints.lock().unwrap_or_else(|e| e.into_inner());
-        let Prints { blocks, chunks } = &mut *prints;
+        prints.cover(self.len);
+        prints.unprinted_from = self.chunks.len() * CHUNK;
+        let Prints { blocks, chunks, .. } = &mut *prints;
         let print_chunk = |c: usize, chunk: &[T], blocks: &mut [Option<Print>]| {
             let mut block_prints = Vec::with_capacity(BLOCKS_PER_CHUNK * size_of::<Print>());
             for (b, entities) in chunk.chunks(BLOCK).enumerate() {
@@ -207,7 +221,8 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Pushed<T> {
 /// A column is stored with its prints, so a state read back from a snapshot has its digest at once.
 impl<T: serde::Serialize> serde::Serialize for Column<T> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let prints = self.prints.lock().unwrap_or_else(|e| e.into_inner());
+        let mut prints = self.prints.lock().unwrap_or_else(|e| e.into_inner());
+        prints.cover(self.len);
         (Entities(self), &prints.blocks, &prints.chunks).serialize(serializer)
     }
 }
@@ -219,11 +234,11 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Column<T> {
         // Prints of another shape are not used: every block is printed again when asked.
         let fits = blocks.len() == column.len.div_ceil(BLOCK) && chunks.len() == column.len.div_ceil(CHUNK);
         let prints = column.prints.get_mut().unwrap_or_else(|e| e.into_inner());
-        if fits {
-            *prints = Prints { blocks, chunks };
-        } else {
-            *prints = Prints { blocks: vec![None; column.len.div_ceil(BLOCK)], chunks: vec![None; column.len.div_ceil(CHUNK)] };
-        }
+        let unprinted_from = column.chunks.len() * CHUNK;
+        *prints = match fits {
+            true => Prints { blocks, chunks, unprinted_from },
+            false => Prints::default(),
+        };
         Ok(column)
     }
 }
@@ -293,5 +308,19 @@ mod tests {
         assert_eq!(column.print(print), whole);
         column.push(0);
         assert_ne!(column.print(print), whole);
+        // Pushes into the printed last block and chunk, then into a chunk never printed, each changed
+        // after: every print is the print of the same entities never printed before.
+        let fresh = |column: &Column<usize>| {
+            let mut fresh = Column::default();
+            column.iter().for_each(|&v| fresh.push(v));
+            fresh.print(print_block)
+        };
+        column.push(1);
+        column[CHUNK + 101] = 7;
+        assert_eq!(column.print(print), fresh(&column));
+        (0..CHUNK).for_each(|i| column.push(i));
+        column[2 * CHUNK + 5] = 9;
+        column[CHUNK + 102] = 3;
+        assert_eq!(column.print(print), fresh(&column));
     }
 }
