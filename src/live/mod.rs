@@ -305,7 +305,9 @@ struct PollSender {
 enum Sent {
     Taken,
     /// An idle poll dropped because the ingest thread is busy; whether it carried a checkpoint.
-    Dropped { checkpoint: bool },
+    Dropped {
+        checkpoint: bool,
+    },
     /// The ingest thread is gone.
     Gone,
 }

@@ -167,28 +167,34 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn event(&mut self) -> Option<DataBuildEvent> {
-        let mut event = DataBuildEvent::default();
+    /// A message: `field` reads the value of the field named `key` into it and says the field's number,
+    /// or `None` for a field it does not know. A field given twice sends the line to serde_json.
+    fn message<M: Default>(&mut self, mut field: impl FnMut(&mut Self, &mut M, &'a str) -> Option<u32>) -> Option<M> {
+        let mut message = M::default();
         let mut seen = Seen::default();
         self.object(|r, key| {
-            match key {
-                "timestamp" => {
-                    seen.first(0)?;
-                    event.timestamp = r.u64()?;
-                }
-                "event_id" | "eventId" => {
-                    seen.first(1)?;
-                    event.event_id = r.u64()?;
-                }
-                _ => {
-                    // One of the oneof's variants: a second one is refused by serde_json.
-                    seen.first(2)?;
-                    event.event = Some(r.variant(key)?);
-                }
-            }
-            Some(())
+            let number = field(r, &mut message, key)?;
+            seen.first(number)
         })?;
-        Some(event)
+        Some(message)
+    }
+
+    fn event(&mut self) -> Option<DataBuildEvent> {
+        self.message(|r, e: &mut DataBuildEvent, key| match key {
+            "timestamp" => {
+                e.timestamp = r.u64()?;
+                Some(0)
+            }
+            "event_id" | "eventId" => {
+                e.event_id = r.u64()?;
+                Some(1)
+            }
+            // One of the oneof's variants: a second one is refused by serde_json.
+            _ => {
+                e.event = Some(r.variant(key)?);
+                Some(2)
+            }
+        })
     }
 
     fn variant(&mut self, key: &str) -> Option<Event> {
@@ -214,210 +220,160 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// `{"job_run_id": …}`, the whole of some messages.
     fn job_run_id_only(&mut self) -> Option<String> {
-        let mut job_run_id = String::new();
-        let mut seen = Seen::default();
-        self.object(|r, key| match key {
+        self.message(|r, id: &mut String, key| match key {
             "job_run_id" | "jobRunId" => {
-                seen.first(0)?;
-                job_run_id = r.string()?;
-                Some(())
+                *id = r.string()?;
+                Some(0)
             }
             _ => None,
-        })?;
-        Some(job_run_id)
+        })
     }
 
     fn job_run_buffer(&mut self) -> Option<JobRunBufferEventV1> {
-        let mut e = JobRunBufferEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            match key {
-                "job_run_id" | "jobRunId" => {
-                    seen.first(0)?;
-                    e.job_run_id = r.string()?;
-                }
-                "job_label" | "jobLabel" => {
-                    seen.first(1)?;
-                    e.job_label = r.string()?;
-                }
-                "building_partitions" | "buildingPartitions" => {
-                    seen.first(2)?;
-                    e.building_partitions = r.refs()?;
-                }
-                "want_attributed_partitions" | "wantAttributedPartitions" => {
-                    seen.first(3)?;
-                    e.want_attributed_partitions = r.array(Self::want_attributed)?;
-                }
-                _ => return None,
+        self.message(|r, e: &mut JobRunBufferEventV1, key| match key {
+            "job_run_id" | "jobRunId" => {
+                e.job_run_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
-    }
-
-    fn want_attributed(&mut self) -> Option<WantAttributedPartitions> {
-        let mut w = WantAttributedPartitions::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            match key {
-                "want_id" | "wantId" => {
-                    seen.first(0)?;
-                    w.want_id = r.string()?;
-                }
-                "partitions" => {
-                    seen.first(1)?;
-                    w.partitions = r.refs()?;
-                }
-                _ => return None,
+            "job_label" | "jobLabel" => {
+                e.job_label = r.string()?;
+                Some(1)
             }
-            Some(())
-        })?;
-        Some(w)
+            "building_partitions" | "buildingPartitions" => {
+                e.building_partitions = r.refs()?;
+                Some(2)
+            }
+            "want_attributed_partitions" | "wantAttributedPartitions" => {
+                e.want_attributed_partitions = r.array(|r| {
+                    r.message(|r, w: &mut WantAttributedPartitions, key| match key {
+                        "want_id" | "wantId" => {
+                            w.want_id = r.string()?;
+                            Some(0)
+                        }
+                        "partitions" => {
+                            w.partitions = r.refs()?;
+                            Some(1)
+                        }
+                        _ => None,
+                    })
+                })?;
+                Some(3)
+            }
+            _ => None,
+        })
     }
 
     fn refs(&mut self) -> Option<Vec<PartitionRef>> {
         self.array(|r| {
-            let mut partition = PartitionRef::default();
-            let mut seen = Seen::default();
-            r.object(|r, key| match key {
+            r.message(|r, p: &mut PartitionRef, key| match key {
                 "ref" => {
-                    seen.first(0)?;
-                    partition.r#ref = r.string()?;
-                    Some(())
+                    p.r#ref = r.string()?;
+                    Some(0)
                 }
                 _ => None,
-            })?;
-            Some(partition)
+            })
         })
     }
 
-    /// `ReadDeps` or `MissingDeps`: impacted refs and one more list, under `other`'s name.
-    fn deps(&mut self, other: &str, other_camel: &str) -> Option<(Vec<PartitionRef>, Vec<PartitionRef>)> {
-        let (mut impacted, mut others) = (Vec::new(), Vec::new());
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            if key == "impacted" {
-                seen.first(0)?;
-                impacted = r.refs()?;
-            } else if key == other || key == other_camel {
-                seen.first(1)?;
-                others = r.refs()?;
-            } else {
-                return None;
-            }
-            Some(())
-        })?;
-        Some((impacted, others))
+    /// The lists of `ReadDeps` or `MissingDeps`: impacted refs and one more list, named `other`.
+    fn deps(&mut self, other: &str) -> Option<Vec<(Vec<PartitionRef>, Vec<PartitionRef>)>> {
+        self.array(|r| {
+            r.message(|r, (impacted, others): &mut (Vec<PartitionRef>, Vec<PartitionRef>), key| {
+                if key == "impacted" {
+                    *impacted = r.refs()?;
+                    Some(0)
+                } else if key == other {
+                    *others = r.refs()?;
+                    Some(1)
+                } else {
+                    None
+                }
+            })
+        })
     }
 
     fn read_deps(&mut self) -> Option<Vec<ReadDeps>> {
-        self.array(|r| r.deps("read", "read").map(|(impacted, read)| ReadDeps { impacted, read }))
+        Some(self.deps("read")?.into_iter().map(|(impacted, read)| ReadDeps { impacted, read }).collect())
     }
 
     fn job_run_success(&mut self) -> Option<JobRunSuccessEventV1> {
-        let mut e = JobRunSuccessEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            match key {
-                "job_run_id" | "jobRunId" => {
-                    seen.first(0)?;
-                    e.job_run_id = r.string()?;
-                }
-                "read_deps" | "readDeps" => {
-                    seen.first(1)?;
-                    e.read_deps = r.read_deps()?;
-                }
-                _ => return None,
+        self.message(|r, e: &mut JobRunSuccessEventV1, key| match key {
+            "job_run_id" | "jobRunId" => {
+                e.job_run_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            "read_deps" | "readDeps" => {
+                e.read_deps = r.read_deps()?;
+                Some(1)
+            }
+            _ => None,
+        })
     }
 
     fn job_run_failure(&mut self) -> Option<JobRunFailureEventV1> {
-        let mut e = JobRunFailureEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            match key {
-                "job_run_id" | "jobRunId" => {
-                    seen.first(0)?;
-                    e.job_run_id = r.string()?;
-                }
-                "reason" => {
-                    seen.first(1)?;
-                    e.reason = r.string()?;
-                }
-                _ => return None,
+        self.message(|r, e: &mut JobRunFailureEventV1, key| match key {
+            "job_run_id" | "jobRunId" => {
+                e.job_run_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            "reason" => {
+                e.reason = r.string()?;
+                Some(1)
+            }
+            _ => None,
+        })
     }
 
     fn job_run_missing_deps(&mut self) -> Option<JobRunMissingDepsEventV1> {
-        let mut e = JobRunMissingDepsEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            match key {
-                "job_run_id" | "jobRunId" => {
-                    seen.first(0)?;
-                    e.job_run_id = r.string()?;
-                }
-                "missing_deps" | "missingDeps" => {
-                    seen.first(1)?;
-                    e.missing_deps = r.array(|r| {
-                        r.deps("missing", "missing").map(|(impacted, missing)| MissingDeps { impacted, missing })
-                    })?;
-                }
-                "read_deps" | "readDeps" => {
-                    seen.first(2)?;
-                    e.read_deps = r.read_deps()?;
-                }
-                _ => return None,
+        self.message(|r, e: &mut JobRunMissingDepsEventV1, key| match key {
+            "job_run_id" | "jobRunId" => {
+                e.job_run_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            "missing_deps" | "missingDeps" => {
+                let deps = r.deps("missing")?;
+                e.missing_deps =
+                    deps.into_iter().map(|(impacted, missing)| MissingDeps { impacted, missing }).collect();
+                Some(1)
+            }
+            "read_deps" | "readDeps" => {
+                e.read_deps = r.read_deps()?;
+                Some(2)
+            }
+            _ => None,
+        })
     }
 
-    /// The fields every cancel and create shares: `source` and the optional `comment`. Reads the
-    /// value and says `Some(true)` when `key` is one of them.
+    /// The fields every cancel and create has besides its id: `source` and the optional `comment`.
     fn source_or_comment(
         &mut self,
         key: &str,
-        seen: &mut Seen,
         source: &mut Option<EventSource>,
         comment: &mut Option<String>,
-    ) -> Option<bool> {
+    ) -> Option<u32> {
         match key {
             "source" => {
-                seen.first(30)?;
                 *source = Some(self.source()?);
+                Some(30)
             }
             "comment" => {
-                seen.first(31)?;
                 *comment = Some(self.string()?);
+                Some(31)
             }
-            _ => return Some(false),
+            _ => None,
         }
-        Some(true)
     }
 
     fn source(&mut self) -> Option<EventSource> {
-        let mut source = EventSource::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            seen.first(0)?;
+        self.message(|r, source: &mut EventSource, key| {
             source.source = Some(match key {
                 "manually_triggered" | "manuallyTriggered" => {
-                    let mut user = String::new();
-                    let mut seen = Seen::default();
-                    r.object(|r, key| match key {
+                    let user = r.message(|r, user: &mut String, key| match key {
                         "user" => {
-                            seen.first(0)?;
-                            user = r.string()?;
-                            Some(())
+                            *user = r.string()?;
+                            Some(0)
                         }
                         _ => None,
                     })?;
@@ -428,119 +384,79 @@ impl<'a> Reader<'a> {
                 }
                 _ => return None,
             });
-            Some(())
-        })?;
-        Some(source)
+            // The oneof's one field: a second variant is refused by serde_json.
+            Some(0)
+        })
     }
 
     fn job_run_cancel(&mut self) -> Option<JobRunCancelEventV1> {
-        let mut e = JobRunCancelEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            if !r.source_or_comment(key, &mut seen, &mut e.source, &mut e.comment)? {
-                match key {
-                    "job_run_id" | "jobRunId" => {
-                        seen.first(0)?;
-                        e.job_run_id = r.string()?;
-                    }
-                    _ => return None,
-                }
+        self.message(|r, e: &mut JobRunCancelEventV1, key| match key {
+            "job_run_id" | "jobRunId" => {
+                e.job_run_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            _ => r.source_or_comment(key, &mut e.source, &mut e.comment),
+        })
     }
 
     fn want_create(&mut self) -> Option<WantCreateEventV1> {
-        let mut e = WantCreateEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            if !r.source_or_comment(key, &mut seen, &mut e.source, &mut e.comment)? {
-                match key {
-                    "want_id" | "wantId" => {
-                        seen.first(0)?;
-                        e.want_id = r.string()?;
-                    }
-                    "partitions" => {
-                        seen.first(1)?;
-                        e.partitions = r.refs()?;
-                    }
-                    "data_timestamp" | "dataTimestamp" => {
-                        seen.first(2)?;
-                        e.data_timestamp = r.u64()?;
-                    }
-                    "ttl_seconds" | "ttlSeconds" => {
-                        seen.first(3)?;
-                        e.ttl_seconds = r.u64()?;
-                    }
-                    "sla_seconds" | "slaSeconds" => {
-                        seen.first(4)?;
-                        e.sla_seconds = r.u64()?;
-                    }
-                    _ => return None,
-                }
+        self.message(|r, e: &mut WantCreateEventV1, key| match key {
+            "want_id" | "wantId" => {
+                e.want_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            "partitions" => {
+                e.partitions = r.refs()?;
+                Some(1)
+            }
+            "data_timestamp" | "dataTimestamp" => {
+                e.data_timestamp = r.u64()?;
+                Some(2)
+            }
+            "ttl_seconds" | "ttlSeconds" => {
+                e.ttl_seconds = r.u64()?;
+                Some(3)
+            }
+            "sla_seconds" | "slaSeconds" => {
+                e.sla_seconds = r.u64()?;
+                Some(4)
+            }
+            _ => r.source_or_comment(key, &mut e.source, &mut e.comment),
+        })
     }
 
     fn want_cancel(&mut self) -> Option<WantCancelEventV1> {
-        let mut e = WantCancelEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            if !r.source_or_comment(key, &mut seen, &mut e.source, &mut e.comment)? {
-                match key {
-                    "want_id" | "wantId" => {
-                        seen.first(0)?;
-                        e.want_id = r.string()?;
-                    }
-                    _ => return None,
-                }
+        self.message(|r, e: &mut WantCancelEventV1, key| match key {
+            "want_id" | "wantId" => {
+                e.want_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            _ => r.source_or_comment(key, &mut e.source, &mut e.comment),
+        })
     }
 
     fn taint_create(&mut self) -> Option<TaintCreateEventV1> {
-        let mut e = TaintCreateEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            if !r.source_or_comment(key, &mut seen, &mut e.source, &mut e.comment)? {
-                match key {
-                    "taint_id" | "taintId" => {
-                        seen.first(0)?;
-                        e.taint_id = r.string()?;
-                    }
-                    "partitions" => {
-                        seen.first(1)?;
-                        e.partitions = r.refs()?;
-                    }
-                    _ => return None,
-                }
+        self.message(|r, e: &mut TaintCreateEventV1, key| match key {
+            "taint_id" | "taintId" => {
+                e.taint_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            "partitions" => {
+                e.partitions = r.refs()?;
+                Some(1)
+            }
+            _ => r.source_or_comment(key, &mut e.source, &mut e.comment),
+        })
     }
 
     fn taint_cancel(&mut self) -> Option<TaintCancelEventV1> {
-        let mut e = TaintCancelEventV1::default();
-        let mut seen = Seen::default();
-        self.object(|r, key| {
-            if !r.source_or_comment(key, &mut seen, &mut e.source, &mut e.comment)? {
-                match key {
-                    "taint_id" | "taintId" => {
-                        seen.first(0)?;
-                        e.taint_id = r.string()?;
-                    }
-                    _ => return None,
-                }
+        self.message(|r, e: &mut TaintCancelEventV1, key| match key {
+            "taint_id" | "taintId" => {
+                e.taint_id = r.string()?;
+                Some(0)
             }
-            Some(())
-        })?;
-        Some(e)
+            _ => r.source_or_comment(key, &mut e.source, &mut e.comment),
+        })
     }
 }
 

@@ -124,11 +124,7 @@ impl BuildState {
     }
 
     /// The wants the run is scheduled for, once each (a want not created yet is attributed anyway).
-    fn want_attributions(
-        &mut self,
-        cx: &Cx,
-        e: &proto::JobRunBufferEventV1,
-    ) -> SmallVec<[WantAttribution; 1]> {
+    fn want_attributions(&mut self, cx: &Cx, e: &proto::JobRunBufferEventV1) -> SmallVec<[WantAttribution; 1]> {
         let mut attributions = SmallVec::<[WantAttribution; 1]>::with_capacity(e.want_attributed_partitions.len());
         for attributed in &e.want_attributed_partitions {
             let want = self.intern_want(&attributed.want_id);
@@ -158,7 +154,11 @@ impl BuildState {
             want.job_runs.push(ix);
             match want.retry_chains.iter_mut().find(|c| c.label == label && *c.refs == *chain_refs) {
                 Some(chain) => chain.runs.push(ix),
-                None => want.retry_chains.push(RetryChain { label, refs: chain_refs.clone(), runs: smallvec::smallvec![ix] }),
+                None => want.retry_chains.push(RetryChain {
+                    label,
+                    refs: chain_refs.clone(),
+                    runs: smallvec::smallvec![ix],
+                }),
             }
         }
     }
@@ -202,7 +202,7 @@ impl BuildState {
         let outputs = self.job_runs[ix.index()].outputs.clone();
         let mut edges: Vec<(PartitionIx, Consumer)> = Vec::new();
         for deps in read_deps.iter() {
-                let impacted: Ids<PartitionIx> = if deps.impacted.is_empty() {
+            let impacted: Ids<PartitionIx> = if deps.impacted.is_empty() {
                 outputs.clone()
             } else {
                 let mut impacted = Ids::with_capacity(deps.impacted.len());
