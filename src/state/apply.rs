@@ -463,6 +463,9 @@ impl BuildState {
             consumers: SmallVec::new(),
         });
         let partitions = &self.partitions;
+        let existing =
+            || partitions.iter().take(ix.index()).enumerate().map(|(i, p)| (uuid_hash(&p.uuid), PartitionIx(i as u32)));
+        intern::grow_in_order(&mut self.partition_by_uuid, existing);
         self.partition_by_uuid.insert_unique(uuid_hash(&uuid), ix, |p| uuid_hash(&partitions[p.index()].uuid));
         self.ref_entries[partition_ref.index()].instances.push(ix);
         ix
