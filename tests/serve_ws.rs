@@ -12,24 +12,23 @@ use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{json, Value};
 
 /// Spawns `dbl serve --listen 127.0.0.1:0` and returns it with the address it printed on stderr.
-fn spawn_ws(dir: &std::path::Path, log: &std::path::Path) -> (std::process::Child, String, std::path::PathBuf) {
+fn spawn_ws(dir: &std::path::Path, log: &std::path::Path) -> (Kill, String, std::path::PathBuf) {
     spawn_ws_with(dir, log, &[])
 }
 
-fn spawn_ws_with(
-    dir: &std::path::Path,
-    log: &std::path::Path,
-    extra: &[&str],
-) -> (std::process::Child, String, std::path::PathBuf) {
+fn spawn_ws_with(dir: &std::path::Path, log: &std::path::Path, extra: &[&str]) -> (Kill, String, std::path::PathBuf) {
     let stderr_path = dir.join("ws-stderr.txt");
-    let mut child = dbl()
-        .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "20", "--log", log.to_str().unwrap()])
-        .args(extra)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
+    // Killed and waited for when dropped, on every path (the panic below included).
+    let child = Kill(
+        dbl()
+            .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "20", "--log", log.to_str().unwrap()])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
@@ -38,8 +37,6 @@ fn spawn_ws_with(
             return (child, url, stderr_path);
         }
         if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
             panic!("no address on stderr: {stderr}");
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -60,8 +57,7 @@ async fn websocket_methods_and_subscription_in_event_order() {
     let all = events::demo_events();
     let log = dir.path().join("demo.bel");
     write_log(&log, &all[..4]);
-    let (child, url, _) = spawn_ws(dir.path(), &log);
-    let mut child = Kill(child);
+    let (mut child, url, _) = spawn_ws(dir.path(), &log);
     let client = WsClientBuilder::default().build(&url).await.unwrap();
 
     let deadline = Instant::now() + TIMEOUT;
@@ -136,8 +132,7 @@ async fn websocket_limits_are_errors_that_name_them() {
     let log = dir.path().join("demo.bel");
     write_log(&log, &events::demo_events());
     let limits = ["--max-subscriptions", "1", "--max-connections", "1", "--max-message-bytes", "1000"];
-    let (child, url, _) = spawn_ws_with(dir.path(), &log, &limits);
-    let _child = Kill(child);
+    let (_child, url, _) = spawn_ws_with(dir.path(), &log, &limits);
     let client = WsClientBuilder::default().build(&url).await.unwrap();
     let params = || jsonrpsee::core::params::ObjectParams::new();
     let _first = client.subscribe::<Value, _>("databuild/subscribe", params(), "databuild/unsubscribe").await.unwrap();
