@@ -10,7 +10,7 @@ use super::*;
 
 /// What applying an event needs that depends on the event alone: made by [`Prepared::of`] on
 /// whichever thread decodes, so a bulk load hashes on the decoding thread while the state applies.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     /// A buffer event's instance UUIDs, one per `building_partitions` entry (SHA-1 is the dearest
     /// part of applying one).
@@ -107,6 +107,7 @@ impl BuildState {
         built: &[Uuid],
         ix: JobRunIx,
     ) -> Ids<PartitionIx> {
+        debug_assert_eq!(built.len(), e.building_partitions.len(), "prepared from another event");
         let mut outputs = Ids::with_capacity(e.building_partitions.len());
         for (partition, &uuid) in e.building_partitions.iter().zip(built) {
             let ref_id = self.intern_ref(&partition.r#ref);
