@@ -10,12 +10,12 @@
 # scripts/bench_duckdb.py (DuckDB from PyPI, in a venv under ~/.cache/dbl-bench-venv; median of 3) and
 # examples/bench_live.rs (the daemon under load), then once examples/bench_lock.rs (a hover behind a view and
 # a write, on the state's lock against a plain RwLock). scripts/bench_report.py turns the results into markdown:
-# on stdout and in FILE (default target/bench-report.md). --large adds 100,000,000 events, for `dbl status` only
-# (load time and peak memory; the peers would take hours to ingest that many, and the daemon's live phases
-# are measured at 10M). A step that fails is reported as such; the rest of the report is still written. --wait-quiet waits (at most SECONDS) for
-# the 1-minute load average to fall below 1.5 before measuring. The report gives the load average at the
-# start and the end, and the CPU time other processes took during the run (/proc/stat less this script's
-# children).
+# on stdout and in FILE (default target/bench-report.md). --large adds 100,000,000 events, for `dbl status`
+# only (load time and peak memory; the peers would take hours to ingest that many, and the daemon's live
+# phases are measured at 10M). A step that fails is reported as such; the rest of the report is still
+# written. --wait-quiet waits (at most SECONDS) for the 1-minute load average to fall below 1.5 before
+# measuring. The report gives the load average at the start and the end, and the CPU time other processes
+# took during the run (/proc/stat less this script's children).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -18,10 +18,10 @@ use crate::proto::{
 
 /// The event on `line`, or `None` when the line is not in the plain shape (serde_json decides then).
 pub(crate) fn parse(line: &str) -> Option<DataBuildEvent> {
-    let mut reader = Reader { text: line, bytes: line.as_bytes(), at: 0 };
+    let mut reader = Reader { text: line, at: 0 };
     let event = reader.event()?;
     reader.blank();
-    (reader.at == reader.bytes.len()).then_some(event)
+    (reader.at == line.len()).then_some(event)
 }
 
 /// Where the first `"`, `\\` or control character is in `bytes`: the end of a string without escapes,
@@ -50,7 +50,6 @@ fn string_end(bytes: &[u8]) -> Option<usize> {
 
 struct Reader<'a> {
     text: &'a str,
-    bytes: &'a [u8],
     at: usize,
 }
 
@@ -70,21 +69,25 @@ impl Seen {
 }
 
 impl<'a> Reader<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     fn blank(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes().get(self.at) {
             self.at += 1;
         }
     }
 
     fn expect(&mut self, byte: u8) -> Option<()> {
         self.blank();
-        (self.bytes.get(self.at) == Some(&byte)).then(|| self.at += 1)
+        (self.bytes().get(self.at) == Some(&byte)).then(|| self.at += 1)
     }
 
     /// Whether the next byte (after blank space) is `byte`; consumed if so.
     fn take(&mut self, byte: u8) -> bool {
         self.blank();
-        let found = self.bytes.get(self.at) == Some(&byte);
+        let found = self.bytes().get(self.at) == Some(&byte);
         if found {
             self.at += 1;
         }
@@ -95,8 +98,8 @@ impl<'a> Reader<'a> {
     fn str(&mut self) -> Option<&'a str> {
         self.expect(b'"')?;
         let start = self.at;
-        let len = string_end(&self.bytes[start..])?;
-        if self.bytes[start + len] != b'"' {
+        let len = string_end(&self.bytes()[start..])?;
+        if self.bytes()[start + len] != b'"' {
             return None;
         }
         self.at = start + len + 1;
@@ -111,25 +114,24 @@ impl<'a> Reader<'a> {
     /// An unsigned integer in plain digits (no sign, fraction, exponent or leading zero), bare or
     /// quoted as proto3 JSON writes 64-bit integers.
     fn u64(&mut self) -> Option<u64> {
-        self.blank();
         let quoted = self.take(b'"');
         let start = self.at;
-        let digits = self.bytes[start..].iter().take_while(|b| b.is_ascii_digit()).count();
-        if digits == 0 || (digits > 1 && self.bytes[start] == b'0') {
+        let digits = self.bytes()[start..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || (digits > 1 && self.bytes()[start] == b'0') {
             return None;
         }
         let mut value: u64 = 0;
-        for &b in &self.bytes[start..start + digits] {
+        for &b in &self.bytes()[start..start + digits] {
             value = value.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
         }
         self.at = start + digits;
         if quoted {
             // No blank space inside the quotes: serde_json's number parser would refuse it.
-            if self.bytes.get(self.at) != Some(&b'"') {
+            if self.bytes().get(self.at) != Some(&b'"') {
                 return None;
             }
             self.at += 1;
-        } else if matches!(self.bytes.get(self.at), Some(b'.' | b'e' | b'E')) {
+        } else if matches!(self.bytes().get(self.at), Some(b'.' | b'e' | b'E')) {
             return None;
         }
         Some(value)
