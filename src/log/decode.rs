@@ -49,6 +49,39 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// A complete record as framed by [`Decoder::frame`], not decoded yet.
+#[derive(Debug, Clone, Copy)]
+pub struct RawRecord<'a> {
+    pub format: LogFormat,
+    /// Byte offset of the record's first byte (its length prefix, or its line's first byte).
+    pub offset: u64,
+    /// 1-based line number, for JSON lines.
+    pub line: Option<u64>,
+    /// The record's body: the protobuf message, or the line without its newline.
+    pub bytes: &'a [u8],
+}
+
+impl RawRecord<'_> {
+    pub fn decode(&self) -> Result<DataBuildEvent, DecodeErrorKind> {
+        match self.format {
+            LogFormat::Binary => {
+                DataBuildEvent::decode(self.bytes).map_err(|e| DecodeErrorKind::Protobuf(e.to_string()))
+            }
+            LogFormat::JsonLines => parse_json_event(self.bytes),
+        }
+    }
+
+    /// The error that decoding this record gave, where the log says it is.
+    pub fn error(&self, kind: DecodeErrorKind) -> DecodeError {
+        DecodeError { offset: self.offset, line: self.line, kind }
+    }
+}
+
+/// A line (or a log's unterminated end) with nothing but blank space: no record.
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
 /// Turns a byte stream into [`LogRecord`]s, one chunk at a time.
 ///
 /// The format is sniffed from the first non-blank bytes: a JSON-lines log starts with `{` followed by
@@ -145,32 +178,56 @@ impl Decoder {
 
     /// Decodes complete records from the start of `bytes`; returns how many bytes they used.
     fn decode_from(&mut self, bytes: &[u8], sink: &mut dyn FnMut(LogRecord)) -> Result<usize, DecodeError> {
+        self.frame(bytes, &mut |record| {
+            let event = record.decode()?;
+            sink(LogRecord { offset: record.offset, event });
+            Ok(())
+        })
+    }
+
+    /// The framing half of decoding: hands each complete record at the start of `bytes` to `record`
+    /// undecoded, and returns how many bytes they used (the caller keeps the rest for the next call).
+    /// The decoder's position moves on as if it had decoded them; an error from `record` stops framing
+    /// there, as a decoding error would. For readers that decode records elsewhere (`load_file`).
+    pub fn frame(
+        &mut self,
+        bytes: &[u8],
+        record: &mut dyn FnMut(RawRecord<'_>) -> Result<(), DecodeErrorKind>,
+    ) -> Result<usize, DecodeError> {
         if self.format.is_none() {
             self.format = sniff(bytes);
         }
         match self.format {
             None => Ok(0),
-            Some(LogFormat::Binary) => self.decode_binary(bytes, sink),
-            Some(LogFormat::JsonLines) => self.decode_json_lines(bytes, sink),
+            Some(LogFormat::Binary) => self.frame_binary(bytes, record),
+            Some(LogFormat::JsonLines) => self.frame_json_lines(bytes, record),
         }
     }
 
-    fn decode_binary(&mut self, bytes: &[u8], sink: &mut dyn FnMut(LogRecord)) -> Result<usize, DecodeError> {
+    fn frame_binary(
+        &mut self,
+        bytes: &[u8],
+        record: &mut dyn FnMut(RawRecord<'_>) -> Result<(), DecodeErrorKind>,
+    ) -> Result<usize, DecodeError> {
         let mut at = 0;
         loop {
             let rest = &bytes[at..];
             let Some(body) = next_frame(rest, self.max_record_bytes).map_err(|kind| self.error_at(0, kind))? else {
                 return Ok(at);
             };
-            let event = DataBuildEvent::decode(&rest[body.clone()])
-                .map_err(|e| self.error_at(0, DecodeErrorKind::Protobuf(e.to_string())))?;
-            sink(LogRecord { offset: self.offset, event });
+            let raw =
+                RawRecord { format: LogFormat::Binary, offset: self.offset, line: None, bytes: &rest[body.clone()] };
+            record(raw).map_err(|kind| self.error_at(0, kind))?;
             self.offset += body.end as u64;
             at += body.end;
         }
     }
 
-    fn decode_json_lines(&mut self, bytes: &[u8], sink: &mut dyn FnMut(LogRecord)) -> Result<usize, DecodeError> {
+    fn frame_json_lines(
+        &mut self,
+        bytes: &[u8],
+        record: &mut dyn FnMut(RawRecord<'_>) -> Result<(), DecodeErrorKind>,
+    ) -> Result<usize, DecodeError> {
         let mut at = 0;
         while at < bytes.len() {
             let rest = &bytes[at..];
@@ -188,9 +245,10 @@ impl Decoder {
                 let kind = DecodeErrorKind::RecordTooLarge { length: line.len() as u64, max: self.max_record_bytes };
                 return Err(self.error_at(self.line, kind));
             }
-            if !line.iter().all(u8::is_ascii_whitespace) {
-                let event = parse_json_event(line).map_err(|kind| self.error_at(self.line, kind))?;
-                sink(LogRecord { offset: self.offset, event });
+            if !is_blank(line) {
+                let raw =
+                    RawRecord { format: LogFormat::JsonLines, offset: self.offset, line: Some(self.line), bytes: line };
+                record(raw).map_err(|kind| self.error_at(self.line, kind))?;
             }
             self.offset += newline as u64 + 1;
             self.line += 1;
@@ -199,13 +257,19 @@ impl Decoder {
         Ok(at)
     }
 
+    /// Skips `bytes` of blank space that [`Decoder::frame`] left at the end of a JSON-lines log, for
+    /// a reader that framed it to its end.
+    pub fn skip_blank_end(&mut self, bytes: usize) {
+        self.offset += bytes as u64;
+    }
+
     /// Decodes an unterminated final JSON line, for one-shot readers at end of file: a hand-written
     /// log often lacks the last newline. Returns `false` (and leaves it pending) if it is incomplete.
     pub fn finish(&mut self, sink: &mut dyn FnMut(LogRecord)) -> bool {
         if self.error.is_some() || self.format != Some(LogFormat::JsonLines) || self.pending.is_empty() {
             return false;
         }
-        if self.pending.iter().all(u8::is_ascii_whitespace) {
+        if is_blank(&self.pending) {
             self.offset += self.pending.len() as u64;
             self.pending.clear();
             return true;

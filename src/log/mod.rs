@@ -14,7 +14,7 @@ pub mod source;
 pub mod tail;
 
 pub use append::{format_for_new_log, now_ms, LogAppender};
-pub use decode::{DecodeError, DecodeErrorKind, Decoder, DEFAULT_MAX_RECORD_BYTES};
+pub use decode::{DecodeError, DecodeErrorKind, Decoder, RawRecord, DEFAULT_MAX_RECORD_BYTES};
 pub use encode::{encode_record, EventWriter};
 pub use read::{load_file, load_file_prepared, LoadedLog};
 
