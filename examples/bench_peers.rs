@@ -5,8 +5,8 @@
 //! cargo run --release --example bench_peers -- --bel sim.bel --jsonl sim.jsonl [--requests 2000] [--sqlite-db PATH] [--skip-sqlite]
 //! ```
 //!
-//! - decode only: `load_file` of each file with a sink that only counts (the two-thread reader `dbl` loads
-//!   with), under `dbl`'s allocator;
+//! - decode only: `load_file` of each file with a sink that only counts (both threads decode, as when `dbl`
+//!   loads), under `dbl`'s allocator;
 //! - dbl as a live server: applying one event to a loaded state and answering a lineage request (the log's
 //!   last `--requests` events), p50 and p99. (A full replay per request, databuild's own server, is timed by
 //!   `scripts/bench.sh` with the real binary: `dbl lineage --no-daemon`.)

@@ -160,7 +160,7 @@ def main():
     # -- the limit ------------------------------------------------------------------------------------
     p("## The limit: decoding the same file")
     p("")
-    p("Decode only: `log::load_file` with a sink that counts (the reading and decoding thread `dbl` loads with), best of 3.")
+    p("Decode only: `log::load_file` with a sink that counts (both threads decoding, as when `dbl` loads), best of 3.")
     p("`dbl status`: its own `loaded in` figure and the whole process's wall time (best of 3 runs); peak RSS is its `VmHWM`.")
     p("")
     p("| events | format | measure | dbl | limit | dbl ÷ limit |")
