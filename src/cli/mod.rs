@@ -76,8 +76,8 @@ pub fn load_source(log: &str) -> anyhow::Result<(BuildState, Loaded)> {
     load_table(&spec)
 }
 
-/// Records handed from a table's reading thread at a time. A poll reads up to 4 MiB of events, 16 MB
-/// once decoded: handed over whole, four of them in the channel added 130 MiB to a 10M-event load's peak.
+/// Records handed from a table's reading thread at a time, rather than a poll's worth: polls of 4 MiB of
+/// events, handed over whole, added 130 MiB to a 10M-event load's peak.
 const TABLE_BATCH: usize = 4096;
 
 /// A table source, polled to its end on a second thread while this one applies what it read (as
