@@ -76,8 +76,8 @@ pub fn load_source(log: &str) -> anyhow::Result<(BuildState, Loaded)> {
     load_table(&spec)
 }
 
-/// Records handed from a table's reading thread at a time, rather than a poll's worth: polls of 4 MiB of
-/// events, handed over whole, added 130 MiB to a 10M-event load's peak.
+/// Records handed from a table's reading thread at a time, rather than a poll's worth: polls handed
+/// over whole (4 MiB of events then, about 16 MB decoded) added 130 MiB to a 10M-event load's peak.
 const TABLE_BATCH: usize = 4096;
 
 /// A table source, polled to its end on a second thread while this one applies what it read (as
@@ -85,20 +85,13 @@ const TABLE_BATCH: usize = 4096;
 fn load_table(spec: &SourceSpec) -> anyhow::Result<(BuildState, Loaded)> {
     let shown = spec.display();
     let (batches_tx, batches) = std::sync::mpsc::sync_channel::<Vec<(LogRecord, Prepared)>>(2);
-    // Applied batches go back to the reader, which frees their records (allocators are fastest when
-    // memory is freed by the thread that allocated it) and fills them again.
+    // Applied batches go back to the reader, to be emptied and filled again (`reuse_spent`).
     let (spent_tx, spent) = std::sync::mpsc::channel::<Vec<(LogRecord, Prepared)>>();
     let mut state = BuildState::new();
     let (source, error) = std::thread::scope(|scope| {
         // The sender moves into the reader: the loop below ends when the reader does.
         let reader = scope.spawn(move || -> anyhow::Result<_> {
-            let next_batch = || match spent.try_recv() {
-                Ok(mut reused) => {
-                    reused.clear();
-                    reused
-                }
-                Err(_) => Vec::with_capacity(TABLE_BATCH),
-            };
+            let next_batch = || crate::live::reuse_spent(&spent, TABLE_BATCH);
             let mut source = spec.open();
             let mut batch = next_batch();
             loop {

@@ -337,6 +337,18 @@ impl PollSender {
     }
 }
 
+/// A batch the applying thread is done with, emptied here (its records freed on the thread that made
+/// them: allocators are fastest so), or a new one with room for `capacity` if none has come back yet.
+pub(crate) fn reuse_spent<T>(spent: &mpsc::Receiver<Vec<T>>, capacity: usize) -> Vec<T> {
+    match spent.try_recv() {
+        Ok(mut reused) => {
+            reused.clear();
+            reused
+        }
+        Err(_) => Vec::with_capacity(capacity),
+    }
+}
+
 /// The reader thread: polls the tailer, at once again while there is more to read, else on a wake-up
 /// or the poll timer, and hands each poll to the ingest thread in order. Ends when told to stop or
 /// when the ingest thread is gone.
@@ -355,13 +367,7 @@ fn read_log(
     // fingerprint reads about 400 KiB).
     let mut read_since_checkpoint = true;
     while !stop.load(Ordering::SeqCst) {
-        let mut records = match spent.try_recv() {
-            Ok(mut reused) => {
-                reused.clear();
-                reused
-            }
-            Err(_) => Vec::new(),
-        };
+        let mut records = reuse_spent(&spent, 0);
         let polled = source.poll(READ_BUDGET, &mut |record| {
             let prepared = Prepared::of(&record.event);
             records.push((record, prepared))

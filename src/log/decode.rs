@@ -78,7 +78,7 @@ impl RawRecord<'_> {
 }
 
 /// A line (or a log's unterminated end) with nothing but blank space: no record.
-pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
 }
 
@@ -255,12 +255,6 @@ impl Decoder {
             at += newline + 1;
         }
         Ok(at)
-    }
-
-    /// Skips `bytes` of blank space that [`Decoder::frame`] left at the end of a JSON-lines log, for
-    /// a reader that framed it to its end.
-    pub fn skip_blank_end(&mut self, bytes: usize) {
-        self.offset += bytes as u64;
     }
 
     /// Decodes an unterminated final JSON line, for one-shot readers at end of file: a hand-written

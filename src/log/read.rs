@@ -12,7 +12,6 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use super::decode::is_blank;
 use super::{DecodeError, Decoder, LogFormat, LogRecord, RawRecord};
 
 /// What reading a log to its end found, besides the records themselves.
@@ -306,32 +305,32 @@ fn read_file<P: Send>(mut file: File, shared: &Shared<P>, prepare: &impl Fn(&Log
             drop(shared.wait(queue));
         }
     }
-    let mut pending_bytes = carry.len() as u64;
-    if framing_error.is_none() && decoder.format() == Some(LogFormat::JsonLines) && !carry.is_empty() {
-        // An unterminated last line: a hand-written log often lacks the last newline. If it does not
-        // decode, it is a write in progress.
-        let raw = RawRecord {
-            format: LogFormat::JsonLines,
-            offset: decoder.consumed_bytes(),
-            line: Some(decoder.line()),
-            bytes: &carry,
-        };
-        let last = if is_blank(&carry) { Some(None) } else { raw.decode().ok().map(Some) };
-        if let Some(event) = last {
-            if let Some(event) = event {
-                let record = LogRecord { offset: raw.offset, event };
-                let prepared = prepare(&record);
-                let decoded = Decoded { records: vec![(record, prepared)], error: None, by_reader: false };
-                shared.lock().blocks.push_back(Block::Decoded(decoded));
+    if framing_error.is_none() {
+        // What the last block left: an incomplete record (a write in progress), or an unterminated last
+        // line, which a one-shot decoder reads as the end of a hand-written log. The decoder's own `finish`
+        // decides, so a file reads the same here as fed to one decoder.
+        let mut last = Vec::new();
+        match decoder.feed(&carry, &mut |record| last.push(record)) {
+            Ok(()) => {
+                decoder.finish(&mut |record| last.push(record));
             }
-            decoder.skip_blank_end(carry.len());
-            pending_bytes = 0;
+            Err(error) => framing_error = Some(error),
+        }
+        if !last.is_empty() {
+            let records = last
+                .into_iter()
+                .map(|record| {
+                    let prepared = prepare(&record);
+                    (record, prepared)
+                })
+                .collect();
+            shared.lock().blocks.push_back(Block::Decoded(Decoded { records, error: None, by_reader: false }));
         }
     }
     Ok(LoadedLog {
         format: decoder.format(),
         consumed_bytes: decoder.consumed_bytes(),
-        pending_bytes: if framing_error.is_some() { 0 } else { pending_bytes },
+        pending_bytes: decoder.pending_bytes() as u64,
         records: 0,
         error: framing_error,
     })
